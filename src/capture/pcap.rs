@@ -1,0 +1,203 @@
+//! pcap and pcapng reading on top of `pcap-parser`'s streaming readers.
+//!
+//! Both byte orders, microsecond and nanosecond pcap, and pcapng with several interfaces (each
+//! with its own link type, timestamp resolution and offset) are handled. The reader keeps one
+//! buffer that grows only to hold the largest record seen, up to a hard limit.
+
+use super::{RawPacket, TimestampNs};
+use crate::error::{Error, Result};
+use pcap_parser::pcapng::Block;
+use pcap_parser::{create_reader, PcapBlockOwned, PcapError};
+use std::io::Read;
+
+/// Initial read buffer; records larger than this make it grow.
+const BUFFER_SIZE: usize = 1 << 20;
+/// No sane record is larger than this: a length above it means the file is damaged.
+const MAX_BUFFER_SIZE: usize = 64 << 20;
+
+/// How a capture ended when it did not end cleanly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaptureEnd {
+    /// Every record was read.
+    Complete,
+    /// The file stops inside a record: everything before `offset` was read.
+    Truncated {
+        /// Byte offset of the incomplete record.
+        offset: u64,
+    },
+    /// A record is damaged and the format cannot resynchronise: reading stopped at `offset`.
+    Corrupt {
+        /// Byte offset of the damaged record.
+        offset: u64,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+/// Per-interface facts a pcapng packet needs to be interpreted.
+#[derive(Debug, Clone, Copy)]
+struct Interface {
+    linktype: u16,
+    /// Units per second of the timestamps.
+    resolution: u64,
+    /// Seconds added to every timestamp.
+    offset_s: i64,
+}
+
+/// Reads a whole capture, calling `visit` for every packet in file order.
+///
+/// `label` names the input in errors. Returns how the capture ended; an `Err` means nothing
+/// could be read at all (not a capture, or unreadable). Packet blocks of unknown interfaces
+/// and non-packet blocks are skipped; `skipped_blocks` counts the former.
+pub fn read_capture<R: Read + Send>(
+    label: &str,
+    input: R,
+    skipped_blocks: &mut u64,
+    visit: &mut dyn FnMut(&RawPacket<'_>),
+) -> Result<CaptureEnd> {
+    let mut reader = match create_reader(BUFFER_SIZE, input) {
+        Ok(r) => r,
+        Err(e) => {
+            let reason = match e {
+                PcapError::Eof => "the file is empty".to_string(),
+                PcapError::ReadError => {
+                    return Err(Error::Io {
+                        path: label.to_string(),
+                        source: std::io::Error::other("read failed"),
+                    })
+                }
+                PcapError::Incomplete(_) => "the file is shorter than a capture header".to_string(),
+                PcapError::HeaderNotRecognized => "unknown file header".to_string(),
+                other => format!("{other:?}"),
+            };
+            return Err(Error::NotCapture {
+                path: label.to_string(),
+                reason,
+            });
+        }
+    };
+    let mut offset: u64 = 0;
+    let mut legacy_linktype: u16 = 1;
+    let mut legacy_nanos = false;
+    let mut interfaces: Vec<Interface> = Vec::new();
+    let mut buffer_size = BUFFER_SIZE;
+    loop {
+        match reader.next() {
+            Ok((size, block)) => {
+                match block {
+                    PcapBlockOwned::LegacyHeader(h) => {
+                        legacy_linktype = h.network.0 as u16;
+                        legacy_nanos = h.is_nanosecond_precision();
+                    }
+                    PcapBlockOwned::Legacy(b) => {
+                        let frac = if legacy_nanos {
+                            b.ts_usec as u64
+                        } else {
+                            b.ts_usec as u64 * 1_000
+                        };
+                        let ts = b.ts_sec as u64 * 1_000_000_000 + frac;
+                        let caplen = (b.caplen as usize).min(b.data.len());
+                        visit(&RawPacket {
+                            ts,
+                            linktype: legacy_linktype,
+                            data: &b.data[..caplen],
+                            wire_len: b.origlen.max(b.caplen),
+                            offset,
+                        });
+                    }
+                    PcapBlockOwned::NG(Block::SectionHeader(_)) => interfaces.clear(),
+                    PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+                        interfaces.push(Interface {
+                            linktype: idb.linktype.0 as u16,
+                            resolution: idb.ts_resolution().unwrap_or(1_000_000),
+                            offset_s: idb.ts_offset(),
+                        });
+                    }
+                    PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
+                        match interfaces.get(epb.if_id as usize) {
+                            Some(ifc) => {
+                                let raw = ((epb.ts_high as u64) << 32) | epb.ts_low as u64;
+                                let ts = ng_timestamp(raw, ifc);
+                                let caplen = (epb.caplen as usize).min(epb.data.len());
+                                visit(&RawPacket {
+                                    ts,
+                                    linktype: ifc.linktype,
+                                    data: &epb.data[..caplen],
+                                    wire_len: epb.origlen.max(epb.caplen),
+                                    offset,
+                                });
+                            }
+                            None => *skipped_blocks += 1,
+                        }
+                    }
+                    PcapBlockOwned::NG(Block::SimplePacket(spb)) => match interfaces.first() {
+                        // Simple packets carry no timestamp: they get 0, and flow timing
+                        // derived from them is meaningless, which is why they are rare.
+                        Some(ifc) => visit(&RawPacket {
+                            ts: 0,
+                            linktype: ifc.linktype,
+                            data: spb.data,
+                            wire_len: spb.origlen.max(spb.data.len() as u32),
+                            offset,
+                        }),
+                        None => *skipped_blocks += 1,
+                    },
+                    PcapBlockOwned::NG(_) => {}
+                }
+                offset += size as u64;
+                reader.consume(size);
+            }
+            Err(PcapError::Eof) => return Ok(CaptureEnd::Complete),
+            Err(PcapError::Incomplete(_)) => {
+                if reader.refill().is_err() {
+                    return Err(Error::Io {
+                        path: label.to_string(),
+                        source: std::io::Error::other(format!(
+                            "read failed at byte offset {offset}"
+                        )),
+                    });
+                }
+            }
+            Err(PcapError::UnexpectedEof) => return Ok(CaptureEnd::Truncated { offset }),
+            Err(PcapError::BufferTooSmall) => {
+                if buffer_size >= MAX_BUFFER_SIZE || !reader.grow(buffer_size * 2) {
+                    return Ok(CaptureEnd::Corrupt {
+                        offset,
+                        reason: format!("record longer than {} bytes", MAX_BUFFER_SIZE),
+                    });
+                }
+                buffer_size *= 2;
+            }
+            Err(PcapError::ReadError) => {
+                return Err(Error::Io {
+                    path: label.to_string(),
+                    source: std::io::Error::other(format!("read failed at byte offset {offset}")),
+                })
+            }
+            Err(e) => {
+                return Ok(CaptureEnd::Corrupt {
+                    offset,
+                    reason: describe(&e),
+                })
+            }
+        }
+    }
+}
+
+/// Converts a pcapng raw timestamp into nanoseconds using the interface's resolution.
+fn ng_timestamp(raw: u64, ifc: &Interface) -> TimestampNs {
+    let res = ifc.resolution.max(1);
+    let secs = raw / res;
+    let frac = raw % res;
+    let nanos = (frac as u128 * 1_000_000_000u128 / res as u128) as u64;
+    let secs = (secs as i64).saturating_add(ifc.offset_s).max(0) as u64;
+    secs.saturating_mul(1_000_000_000).saturating_add(nanos)
+}
+
+fn describe(e: &PcapError<&[u8]>) -> String {
+    match e {
+        PcapError::NomError(_, kind) => format!("unparsable record ({kind:?})"),
+        PcapError::OwnedNomError(_, kind) => format!("unparsable record ({kind:?})"),
+        other => format!("{other:?}"),
+    }
+}

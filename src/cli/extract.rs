@@ -1,0 +1,243 @@
+//! `poolscope extract`: captures in, flow records out.
+
+use crate::capture::CaptureEnd;
+use crate::error::Error;
+use crate::extract::{ExtractConfig, Extractor, Summary};
+use crate::flow::reassembly::ReassemblyConfig;
+use crate::flow::FlowConfig;
+use crate::output::{Format, RecordWriter};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::fs::File;
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+
+/// Arguments of `poolscope extract`.
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// Capture files (pcap or pcapng); `-` reads standard input.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Output file; its extension (.ndjson, .csv, .parquet) picks the format. Default: stdout.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Output format, overriding the extension: ndjson, csv or parquet.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Seconds of silence after which an open TCP flow ends.
+    #[arg(long, default_value_t = 600.0)]
+    pub tcp_idle_timeout: f64,
+    /// Seconds of silence after which a UDP flow ends.
+    #[arg(long, default_value_t = 120.0)]
+    pub udp_idle_timeout: f64,
+    /// Seconds after its first packet at which a flow is cut into a new record (0 = never).
+    #[arg(long, default_value_t = 3600.0)]
+    pub active_timeout: f64,
+    /// Live flows at most; beyond it the least recently seen flow is ended.
+    #[arg(long, default_value_t = 500_000)]
+    pub max_flows: usize,
+    /// Bytes of each TCP direction reassembled for the dissectors.
+    #[arg(long, default_value_t = 65_536)]
+    pub stream_cap: u64,
+    /// No progress bar and no summary on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+impl ExtractArgs {
+    /// Checks the arguments without touching any file and builds the configuration.
+    fn config(&self) -> Result<(ExtractConfig, Format), Error> {
+        let format = match (&self.format, &self.output) {
+            (Some(f), _) => Format::parse(f).ok_or_else(|| {
+                Error::Usage(format!("unknown --format '{f}' (ndjson, csv or parquet)"))
+            })?,
+            (None, Some(p)) if p.as_os_str() != "-" => Format::from_path(p).ok_or_else(|| {
+                Error::Usage(format!(
+                    "{}: cannot tell the format from the extension; use .ndjson, .csv, .parquet or --format",
+                    p.display()
+                ))
+            })?,
+            _ => Format::Ndjson,
+        };
+        for (name, v) in [
+            ("--tcp-idle-timeout", self.tcp_idle_timeout),
+            ("--udp-idle-timeout", self.udp_idle_timeout),
+            ("--active-timeout", self.active_timeout),
+        ] {
+            if !(v >= 0.0 && v.is_finite()) {
+                return Err(Error::Usage(format!(
+                    "{name} must be a number of seconds ≥ 0"
+                )));
+            }
+        }
+        if self.max_flows == 0 {
+            return Err(Error::Usage("--max-flows must be at least 1".into()));
+        }
+        if self.inputs.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
+            return Err(Error::Usage(
+                "standard input (-) can be read only once".into(),
+            ));
+        }
+        let cfg = ExtractConfig {
+            flow: FlowConfig {
+                tcp_idle_timeout: self.tcp_idle_timeout,
+                udp_idle_timeout: self.udp_idle_timeout,
+                active_timeout: self.active_timeout,
+                max_flows: self.max_flows,
+                ..FlowConfig::default()
+            },
+            reassembly: ReassemblyConfig {
+                max_delivered: self.stream_cap,
+                ..ReassemblyConfig::default()
+            },
+        };
+        Ok((cfg, format))
+    }
+}
+
+/// A reader that advances a progress bar by the bytes it reads.
+struct Counting<R> {
+    inner: R,
+    bar: ProgressBar,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bar.inc(n as u64);
+        Ok(n)
+    }
+}
+
+pub(super) fn run(args: ExtractArgs) -> anyhow::Result<i32> {
+    let (cfg, format) = match args.config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("poolscope: {e}");
+            return Ok(2);
+        }
+    };
+    let out_path = args.output.clone().unwrap_or_else(|| PathBuf::from("-"));
+    let out: Box<dyn Write> = if out_path.as_os_str() == "-" {
+        Box::new(std::io::stdout().lock())
+    } else {
+        match File::create(&out_path) {
+            Ok(f) => Box::new(f),
+            Err(e) => {
+                eprintln!(
+                    "poolscope: {}: cannot create output: {e}",
+                    out_path.display()
+                );
+                return Ok(2);
+            }
+        }
+    };
+    let mut writer = RecordWriter::new(out, out_path.clone(), format)?;
+    let interactive = !args.quiet && std::io::stderr().is_terminal();
+    let total: u64 = args
+        .inputs
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok().map(|m| m.len()))
+        .sum();
+    let bar = if interactive {
+        let b = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        b.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:40} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta}) {msg}",
+            )
+            .expect("valid template"),
+        );
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut ex = Extractor::new(cfg);
+    let mut exit = 0;
+    for path in &args.inputs {
+        let label = path.display().to_string();
+        bar.set_message(label.clone());
+        let input: Box<dyn Read + Send> = if path.as_os_str() == "-" {
+            Box::new(std::io::stdin())
+        } else {
+            match File::open(path) {
+                Ok(f) => Box::new(f),
+                Err(e) => {
+                    bar.suspend(|| eprintln!("poolscope: {label}: {e}"));
+                    exit = exit.max(2);
+                    continue;
+                }
+            }
+        };
+        let input = Counting {
+            inner: input,
+            bar: bar.clone(),
+        };
+        let mut sink = |rec| writer.write(rec);
+        match ex.process(&label, input, &mut sink, &mut |_| {}) {
+            Ok(CaptureEnd::Complete) => {}
+            Ok(CaptureEnd::Truncated { offset }) => bar.suspend(|| {
+                eprintln!(
+                    "poolscope: warning: {label}: capture truncated at byte offset {offset}; flows up to there were written"
+                )
+            }),
+            Ok(CaptureEnd::Corrupt { offset, reason }) => {
+                bar.suspend(|| {
+                    eprintln!(
+                        "poolscope: {label}: corrupt record at byte offset {offset}: {reason}; flows up to there were written"
+                    )
+                });
+                exit = exit.max(1);
+            }
+            Err(e @ Error::Output { .. }) => {
+                bar.finish_and_clear();
+                return Err(e.into());
+            }
+            Err(e) => {
+                bar.suspend(|| eprintln!("poolscope: {e}"));
+                exit = exit.max(e.exit_code());
+            }
+        }
+    }
+    bar.finish_and_clear();
+    writer.finish()?;
+    if !args.quiet {
+        eprint!("{}", render_summary(&ex.summary));
+    }
+    Ok(exit)
+}
+
+/// The end-of-run summary: what was read, what became flows, and what was skipped and why.
+pub fn render_summary(s: &Summary) -> String {
+    let d = &s.decode;
+    let mut out = String::new();
+    use std::fmt::Write as _;
+    let _ = writeln!(
+        out,
+        "poolscope: {} input(s), {} frames ({} bytes captured), {} TCP/UDP packets, {} flows ({} tcp, {} udp)",
+        s.files, s.frames, s.captured_bytes, s.packets, s.flows, s.tcp_flows, s.udp_flows
+    );
+    let _ = writeln!(
+        out,
+        "poolscope: skipped frames: non-IP {}, other IP protocols {}, truncated {}, malformed {}, unsupported link type {}, unsupported tunnel {}, fragments dropped {}",
+        d.non_ip, d.other_transport, d.truncated, d.malformed, d.unsupported_link, d.unsupported_tunnel, d.fragments_dropped
+    );
+    let _ = writeln!(
+        out,
+        "poolscope: fragments {} (reassembled into {} packets), tunneled packets {}, reassembly gaps {} ({} bytes), retransmitted segments {}, streams capped {}, flows evicted by cap {} (peak live {})",
+        d.fragments, d.reassembled, d.tunneled, s.reassembly_gaps, s.reassembly_gap_bytes, s.retransmissions, s.streams_capped, s.table.evicted, s.table.peak_live
+    );
+    if s.unknown_interface_blocks > 0 || s.time_regressions > 0 {
+        let _ = writeln!(
+            out,
+            "poolscope: packet blocks of undescribed interfaces {}, timestamps going back >1 s {}",
+            s.unknown_interface_blocks, s.time_regressions
+        );
+    }
+    for (f, off) in &s.truncated {
+        let _ = writeln!(out, "poolscope: {f}: truncated at byte offset {off}");
+    }
+    for (f, off, why) in &s.corrupt {
+        let _ = writeln!(out, "poolscope: {f}: corrupt at byte offset {off}: {why}");
+    }
+    out
+}

@@ -1,0 +1,31 @@
+//! The command line: `clap` arguments, validated into configurations, then handed to the
+//! library. This is the only module that knows about terminals (progress bars, summaries).
+
+mod extract;
+
+use clap::{Parser, Subcommand};
+
+pub use extract::ExtractArgs;
+
+/// poolscope: find cryptocurrency-mining traffic in packet captures.
+#[derive(Debug, Parser)]
+#[command(name = "poolscope", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read pcap/pcapng captures and write one record per flow with timing and size features.
+    Extract(ExtractArgs),
+}
+
+/// Runs a parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Extract(args) => extract::run(args),
+    }
+}

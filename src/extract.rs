@@ -1,0 +1,305 @@
+//! The extraction pipeline: capture → decode → flow table with reassembly → features →
+//! records. [`Extractor`] processes inputs one after another; every flow still live at the end
+//! of an input is ended there, so each input's flows are complete and independent.
+
+use crate::capture::{read_capture, CaptureEnd, RawPacket};
+use crate::decode::{tcp_flags, Decoder, Packet, Skip, Transport};
+use crate::error::Result;
+use crate::features::{FlowStats, PacketObs};
+use crate::flow::reassembly::{Chunk, ReassemblyConfig, SegmentKind, StreamReassembler};
+use crate::flow::table::TableStats;
+use crate::flow::{
+    Direction, EndReason, Endpoint, FlowConfig, FlowEntry, FlowKey, FlowTable, Protocol,
+};
+use crate::output::FlowRecord;
+use std::io::Read;
+use std::sync::Arc;
+
+/// Everything that tunes extraction.
+#[derive(Debug, Clone, Default)]
+pub struct ExtractConfig {
+    /// Timeouts and caps of the flow table.
+    pub flow: FlowConfig,
+    /// Per-direction reassembly limits.
+    pub reassembly: ReassemblyConfig,
+}
+
+/// Per-flow state the pipeline keeps in the flow table.
+pub struct FlowState {
+    stats: FlowStats,
+    tcp: Option<Box<[StreamReassembler; 2]>>,
+    capture: Arc<str>,
+}
+
+impl FlowState {
+    fn new(key: &FlowKey, ts: f64, cfg: &ReassemblyConfig, capture: Arc<str>) -> Self {
+        let tcp = match key.protocol {
+            Protocol::Tcp => Some(Box::new([
+                StreamReassembler::new(cfg.clone()),
+                StreamReassembler::new(cfg.clone()),
+            ])),
+            Protocol::Udp => None,
+        };
+        FlowState {
+            stats: FlowStats::new(ts),
+            tcp,
+            capture,
+        }
+    }
+}
+
+/// Counters for the run summary.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// Inputs read.
+    pub files: u64,
+    /// Frames read from captures.
+    pub frames: u64,
+    /// Bytes of frames as captured.
+    pub captured_bytes: u64,
+    /// TCP and UDP packets that reached the flow table.
+    pub packets: u64,
+    /// Flows written.
+    pub flows: u64,
+    /// TCP flows written.
+    pub tcp_flows: u64,
+    /// UDP flows written.
+    pub udp_flows: u64,
+    /// Decoder counters (skips by reason, fragments, tunnels).
+    pub decode: crate::decode::DecodeStats,
+    /// Flow-table counters (evictions, peak).
+    pub table: TableStats,
+    /// Holes in reassembled TCP streams.
+    pub reassembly_gaps: u64,
+    /// Bytes in those holes.
+    pub reassembly_gap_bytes: u64,
+    /// TCP segments that only repeated bytes already seen.
+    pub retransmissions: u64,
+    /// TCP directions that reached the reassembly cap.
+    pub streams_capped: u64,
+    /// pcapng packet blocks naming an interface that was never described.
+    pub unknown_interface_blocks: u64,
+    /// Frames whose timestamp went backwards by more than a second.
+    pub time_regressions: u64,
+    /// Captures that ended inside a record: (input, byte offset).
+    pub truncated: Vec<(String, u64)>,
+    /// Captures with a corrupt record: (input, byte offset, reason).
+    pub corrupt: Vec<(String, u64, String)>,
+}
+
+/// Runs the pipeline over inputs and hands every finished flow record to a sink.
+pub struct Extractor {
+    cfg: ExtractConfig,
+    decoder: Decoder,
+    table: FlowTable<FlowState>,
+    ended: Vec<(FlowEntry<FlowState>, EndReason)>,
+    last_expire: f64,
+    /// Counters so far.
+    pub summary: Summary,
+}
+
+/// Capture-time seconds between expiry passes over the flow table.
+const EXPIRE_EVERY_S: f64 = 1.0;
+
+impl Extractor {
+    /// A pipeline with the given configuration.
+    pub fn new(cfg: ExtractConfig) -> Self {
+        Extractor {
+            table: FlowTable::new(cfg.flow.clone()),
+            cfg,
+            decoder: Decoder::new(),
+            ended: Vec::new(),
+            last_expire: f64::NEG_INFINITY,
+            summary: Summary::default(),
+        }
+    }
+
+    /// Processes one capture read from `input` (named `label` in messages and records).
+    ///
+    /// `sink` receives each flow record as its flow ends; `progress` is called now and then
+    /// with the count of packets read. A capture cut short or damaged is still processed up to
+    /// the damage (recorded in the summary and returned); an `Err` means nothing of this input
+    /// could be read, or the sink failed.
+    pub fn process<R: Read + Send>(
+        &mut self,
+        label: &str,
+        input: R,
+        sink: &mut dyn FnMut(FlowRecord) -> Result<()>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<CaptureEnd> {
+        self.summary.files += 1;
+        let capture: Arc<str> = Arc::from(label);
+        let mut sink_err: Option<crate::Error> = None;
+        let mut unknown = 0u64;
+        let mut last_ts = 0u64;
+        let end = {
+            let mut visit = |raw: &RawPacket<'_>| {
+                if sink_err.is_some() {
+                    return;
+                }
+                self.summary.frames += 1;
+                self.summary.captured_bytes += raw.data.len() as u64;
+                if raw.ts + 1_000_000_000 < last_ts {
+                    self.summary.time_regressions += 1;
+                }
+                last_ts = last_ts.max(raw.ts);
+                self.packet(raw, &capture);
+                if self.summary.frames % 65_536 == 0 {
+                    progress(self.summary.frames);
+                }
+                if !self.ended.is_empty() {
+                    if let Err(e) = self.emit(sink) {
+                        sink_err = Some(e);
+                    }
+                }
+            };
+            read_capture(label, input, &mut unknown, &mut visit)
+        };
+        self.summary.unknown_interface_blocks += unknown;
+        if let Some(e) = sink_err {
+            return Err(e);
+        }
+        let end = end?;
+        match &end {
+            CaptureEnd::Complete => {}
+            CaptureEnd::Truncated { offset } => {
+                self.summary.truncated.push((label.to_string(), *offset))
+            }
+            CaptureEnd::Corrupt { offset, reason } => {
+                self.summary
+                    .corrupt
+                    .push((label.to_string(), *offset, reason.clone()))
+            }
+        }
+        let ended = &mut self.ended;
+        self.table.drain(&mut |e, r| ended.push((e, r)));
+        self.last_expire = f64::NEG_INFINITY;
+        self.emit(sink)?;
+        self.summary.decode = self.decoder.stats.clone();
+        self.summary.table = self.table.stats.clone();
+        progress(self.summary.frames);
+        Ok(end)
+    }
+
+    fn packet(&mut self, raw: &RawPacket<'_>, capture: &Arc<str>) {
+        let ts = raw.ts as f64 / 1e9;
+        let pkt: Packet<'_> = match self.decoder.decode(raw.linktype, raw.data, raw.ts) {
+            Ok(p) => p,
+            Err(Skip::FragmentHeld) => return,
+            Err(_) => return,
+        };
+        self.summary.packets += 1;
+        let (protocol, sport, dport, flags) = match pkt.transport {
+            Transport::Tcp(h) => (Protocol::Tcp, h.src_port, h.dst_port, Some(h.flags)),
+            Transport::Udp { src_port, dst_port } => (Protocol::Udp, src_port, dst_port, None),
+        };
+        let key = FlowKey {
+            protocol,
+            src: Endpoint {
+                ip: pkt.src,
+                port: sport,
+            },
+            dst: Endpoint {
+                ip: pkt.dst,
+                port: dport,
+            },
+        };
+        let rcfg = &self.cfg.reassembly;
+        let ended = &mut self.ended;
+        let (entry, dir) = self.table.packet(
+            key,
+            ts,
+            flags,
+            |k| FlowState::new(k, ts, rcfg, capture.clone()),
+            &mut |e, r| ended.push((e, r)),
+        );
+        let mut retransmission = false;
+        if let (Transport::Tcp(h), Some(reasm)) = (pkt.transport, entry.state.tcp.as_mut()) {
+            let mut sink = |_chunk: Chunk<'_>| {};
+            let [c2s, s2c] = &mut **reasm;
+            let (mine, peer) = match dir {
+                Direction::ClientToServer => (c2s, s2c),
+                Direction::ServerToClient => (s2c, c2s),
+            };
+            if h.flags & tcp_flags::SYN != 0 {
+                mine.on_syn(h.seq);
+            } else if !pkt.payload.is_empty() || h.flags & tcp_flags::FIN != 0 {
+                let kind =
+                    mine.on_segment(h.seq, pkt.payload, h.flags & tcp_flags::FIN != 0, &mut sink);
+                retransmission = kind == SegmentKind::Retransmission;
+            }
+            if h.flags & tcp_flags::ACK != 0 && !peer.is_capped() {
+                peer.on_peer_ack(h.ack, &mut sink);
+            }
+        }
+        entry.state.stats.update(&PacketObs {
+            ts,
+            dir,
+            ip_len: pkt.ip_len,
+            wire_len: raw.wire_len,
+            payload_len: pkt.payload_len,
+            tcp_flags: flags.unwrap_or(0),
+            retransmission,
+        });
+        if ts - self.last_expire >= EXPIRE_EVERY_S {
+            self.last_expire = ts;
+            let ended = &mut self.ended;
+            self.table.expire(ts, &mut |e, r| ended.push((e, r)));
+        }
+    }
+
+    fn emit(&mut self, sink: &mut dyn FnMut(FlowRecord) -> Result<()>) -> Result<()> {
+        let mut ended = std::mem::take(&mut self.ended);
+        for (entry, reason) in ended.drain(..) {
+            let rec = self.finish(entry, reason);
+            sink(rec)?;
+        }
+        self.ended = ended;
+        Ok(())
+    }
+
+    fn finish(&mut self, mut entry: FlowEntry<FlowState>, reason: EndReason) -> FlowRecord {
+        let mut gaps = 0;
+        if let Some(reasm) = entry.state.tcp.as_mut() {
+            for r in reasm.iter_mut() {
+                r.flush(&mut |_chunk: Chunk<'_>| {});
+                let st = r.stats();
+                gaps += st.gaps;
+                self.summary.reassembly_gap_bytes += st.gap_bytes;
+                self.summary.streams_capped += st.capped as u64;
+            }
+        }
+        self.summary.reassembly_gaps += gaps;
+        self.summary.flows += 1;
+        match entry.key.protocol {
+            Protocol::Tcp => self.summary.tcp_flows += 1,
+            Protocol::Udp => self.summary.udp_flows += 1,
+        }
+        let s = &entry.state.stats;
+        self.summary.retransmissions += s.dir[0].retransmissions + s.dir[1].retransmissions;
+        let [c, sv] = &s.dir;
+        FlowRecord {
+            flow_id: entry.id,
+            transport: entry.key.protocol.as_str(),
+            src_ip: entry.key.src.ip,
+            src_port: entry.key.src.port,
+            dst_ip: entry.key.dst.ip,
+            dst_port: entry.key.dst.port,
+            first_seen: entry.first_ts,
+            last_seen: entry.last_ts,
+            duration: entry.last_ts - entry.first_ts,
+            packets_c2s: c.packets,
+            packets_s2c: sv.packets,
+            bytes_c2s: c.ip_bytes,
+            bytes_s2c: sv.ip_bytes,
+            payload_bytes_c2s: c.payload_bytes,
+            payload_bytes_s2c: sv.payload_bytes,
+            wire_bytes_c2s: c.wire_bytes,
+            wire_bytes_s2c: sv.wire_bytes,
+            reassembly_gaps: gaps,
+            end_reason: reason.as_str(),
+            capture: entry.state.capture.clone(),
+            features: s.features(),
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! The flow record: identity, counters and features of one flow, and its serialisations.
+
+use crate::features::{FeatureKind, FEATURES};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// The columns before the features, in output order.
+pub const CORE_COLUMNS: &[&str] = &[
+    "flow_id",
+    "transport",
+    "src_ip",
+    "src_port",
+    "dst_ip",
+    "dst_port",
+    "first_seen",
+    "last_seen",
+    "duration",
+    "packets_c2s",
+    "packets_s2c",
+    "bytes_c2s",
+    "bytes_s2c",
+    "payload_bytes_c2s",
+    "payload_bytes_s2c",
+    "wire_bytes_c2s",
+    "wire_bytes_s2c",
+    "reassembly_gaps",
+    "end_reason",
+    "capture",
+];
+
+/// Everything written for one flow. `src` is the client, `dst` the server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowRecord {
+    /// Deterministic id (order of first packet within the run).
+    pub flow_id: u64,
+    /// `tcp` or `udp`.
+    pub transport: &'static str,
+    /// Client address.
+    pub src_ip: IpAddr,
+    /// Client port.
+    pub src_port: u16,
+    /// Server address.
+    pub dst_ip: IpAddr,
+    /// Server port.
+    pub dst_port: u16,
+    /// Epoch seconds of the first packet.
+    pub first_seen: f64,
+    /// Epoch seconds of the last packet.
+    pub last_seen: f64,
+    /// `last_seen - first_seen`.
+    pub duration: f64,
+    /// Packets client → server.
+    pub packets_c2s: u64,
+    /// Packets server → client.
+    pub packets_s2c: u64,
+    /// IP bytes client → server.
+    pub bytes_c2s: u64,
+    /// IP bytes server → client.
+    pub bytes_s2c: u64,
+    /// Transport payload bytes client → server.
+    pub payload_bytes_c2s: u64,
+    /// Transport payload bytes server → client.
+    pub payload_bytes_s2c: u64,
+    /// Frame bytes on the wire client → server (what tshark and nDPI count).
+    pub wire_bytes_c2s: u64,
+    /// Frame bytes on the wire server → client.
+    pub wire_bytes_s2c: u64,
+    /// Holes in the reassembled TCP streams (both directions).
+    pub reassembly_gaps: u64,
+    /// Why the flow ended (`idle`, `closed`, `active_timeout`, `port_reuse`, `evicted`,
+    /// `end_of_capture`).
+    pub end_reason: &'static str,
+    /// The input file the flow came from.
+    pub capture: Arc<str>,
+    /// Feature values in [`FEATURES`] order; NaN = missing.
+    pub features: Vec<f64>,
+}
+
+/// A feature value as written: integers for counts, null for missing values.
+pub(crate) fn feature_json(kind: FeatureKind, v: f64) -> serde_json::Value {
+    if !v.is_finite() {
+        return serde_json::Value::Null;
+    }
+    match kind {
+        FeatureKind::Int => serde_json::Value::from(v as i64),
+        FeatureKind::Float => serde_json::Value::from(v),
+    }
+}
+
+impl Serialize for FlowRecord {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let FlowRecord {
+            flow_id,
+            transport,
+            src_ip,
+            src_port,
+            dst_ip,
+            dst_port,
+            first_seen,
+            last_seen,
+            duration,
+            packets_c2s,
+            packets_s2c,
+            bytes_c2s,
+            bytes_s2c,
+            payload_bytes_c2s,
+            payload_bytes_s2c,
+            wire_bytes_c2s,
+            wire_bytes_s2c,
+            reassembly_gaps,
+            end_reason,
+            capture,
+            features,
+        } = self;
+        let mut m = s.serialize_map(Some(CORE_COLUMNS.len() + FEATURES.len()))?;
+        m.serialize_entry("flow_id", flow_id)?;
+        m.serialize_entry("transport", transport)?;
+        m.serialize_entry("src_ip", &src_ip.to_string())?;
+        m.serialize_entry("src_port", src_port)?;
+        m.serialize_entry("dst_ip", &dst_ip.to_string())?;
+        m.serialize_entry("dst_port", dst_port)?;
+        m.serialize_entry("first_seen", first_seen)?;
+        m.serialize_entry("last_seen", last_seen)?;
+        m.serialize_entry("duration", duration)?;
+        m.serialize_entry("packets_c2s", packets_c2s)?;
+        m.serialize_entry("packets_s2c", packets_s2c)?;
+        m.serialize_entry("bytes_c2s", bytes_c2s)?;
+        m.serialize_entry("bytes_s2c", bytes_s2c)?;
+        m.serialize_entry("payload_bytes_c2s", payload_bytes_c2s)?;
+        m.serialize_entry("payload_bytes_s2c", payload_bytes_s2c)?;
+        m.serialize_entry("wire_bytes_c2s", wire_bytes_c2s)?;
+        m.serialize_entry("wire_bytes_s2c", wire_bytes_s2c)?;
+        m.serialize_entry("reassembly_gaps", reassembly_gaps)?;
+        m.serialize_entry("end_reason", end_reason)?;
+        m.serialize_entry("capture", &**capture)?;
+        for (spec, &v) in FEATURES.iter().zip(features.iter()) {
+            m.serialize_entry(spec.name, &feature_json(spec.kind, v))?;
+        }
+        m.end()
+    }
+}

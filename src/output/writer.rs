@@ -1,0 +1,237 @@
+//! Record writers for NDJSON, CSV and Parquet.
+
+use super::record::{FlowRecord, CORE_COLUMNS};
+use crate::error::{Error, Result};
+use crate::features::{FeatureKind, FEATURES};
+use polars::io::SerWriter;
+use polars::prelude::*;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// Rows per CSV or Parquet batch: enough for columnar efficiency, small enough for memory.
+pub const BATCH_ROWS: usize = 16_384;
+
+/// Output table format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// One JSON object per line.
+    Ndjson,
+    /// Comma-separated values with a header line.
+    Csv,
+    /// Apache Parquet.
+    Parquet,
+}
+
+impl Format {
+    /// The format an output path's extension names, if any.
+    pub fn from_path(path: &Path) -> Option<Format> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "ndjson" | "jsonl" | "json" => Some(Format::Ndjson),
+            "csv" => Some(Format::Csv),
+            "parquet" | "pq" => Some(Format::Parquet),
+            _ => None,
+        }
+    }
+
+    /// Parses a `--format` value.
+    pub fn parse(s: &str) -> Option<Format> {
+        match s.to_ascii_lowercase().as_str() {
+            "ndjson" | "jsonl" | "json" => Some(Format::Ndjson),
+            "csv" => Some(Format::Csv),
+            "parquet" => Some(Format::Parquet),
+            _ => None,
+        }
+    }
+}
+
+enum Sink {
+    Ndjson(BufWriter<Box<dyn Write>>),
+    Csv(polars::io::csv::write::BatchedWriter<BufWriter<Box<dyn Write>>>),
+    Parquet(Box<polars::io::parquet::write::BatchedWriter<BufWriter<Box<dyn Write>>>>),
+}
+
+/// Writes flow records to a file or stdout in one of the [`Format`]s.
+pub struct RecordWriter {
+    sink: Sink,
+    pending: Vec<FlowRecord>,
+    path: PathBuf,
+    rows: u64,
+}
+
+impl RecordWriter {
+    /// Opens `out` (a writer already opened on `path`, used in messages) for `format`.
+    pub fn new(out: Box<dyn Write>, path: PathBuf, format: Format) -> Result<Self> {
+        let out = BufWriter::with_capacity(1 << 16, out);
+        let err = |e: PolarsError| Error::Output {
+            path: path.clone(),
+            reason: e.to_string(),
+        };
+        let sink = match format {
+            Format::Ndjson => Sink::Ndjson(out),
+            Format::Csv => Sink::Csv(
+                CsvWriter::new(out)
+                    .include_header(true)
+                    .batched(&schema())
+                    .map_err(err)?,
+            ),
+            Format::Parquet => Sink::Parquet(Box::new(
+                ParquetWriter::new(out)
+                    .with_compression(ParquetCompression::Snappy)
+                    .batched(&schema())
+                    .map_err(err)?,
+            )),
+        };
+        Ok(RecordWriter {
+            sink,
+            pending: Vec::new(),
+            path,
+            rows: 0,
+        })
+    }
+
+    /// Records written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Writes one record (buffered for the columnar formats).
+    pub fn write(&mut self, rec: FlowRecord) -> Result<()> {
+        self.rows += 1;
+        match &mut self.sink {
+            Sink::Ndjson(w) => {
+                serde_json::to_writer(&mut *w, &rec)
+                    .map_err(|e| io_err(&self.path, std::io::Error::other(e)))?;
+                w.write_all(b"\n").map_err(|e| io_err(&self.path, e))?;
+                Ok(())
+            }
+            _ => {
+                self.pending.push(rec);
+                if self.pending.len() >= BATCH_ROWS {
+                    self.flush_batch()?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn flush_batch(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let df = to_dataframe(&self.pending).map_err(|e| polars_err(&self.path, e))?;
+        self.pending.clear();
+        let r = match &mut self.sink {
+            Sink::Ndjson(_) => Ok(()),
+            Sink::Csv(w) => w.write_batch(&df),
+            Sink::Parquet(w) => w.write_batch(&df),
+        };
+        r.map_err(|e| polars_err(&self.path, e))
+    }
+
+    /// Writes what is buffered and closes the format (Parquet footer); flushes the file.
+    pub fn finish(mut self) -> Result<()> {
+        self.flush_batch()?;
+        let path = self.path.clone();
+        match self.sink {
+            Sink::Ndjson(mut w) => w.flush().map_err(|e| io_err(&path, e)),
+            Sink::Csv(mut w) => w.finish().map_err(|e| polars_err(&path, e)),
+            Sink::Parquet(w) => w.finish().map(|_| ()).map_err(|e| polars_err(&path, e)),
+        }
+    }
+}
+
+fn io_err(path: &Path, e: std::io::Error) -> Error {
+    Error::Output {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+fn polars_err(path: &Path, e: PolarsError) -> Error {
+    // A closed pipe surfaces through polars as an I/O error; keep it recognisable.
+    Error::Output {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+/// Column types of the record table.
+pub fn schema() -> Schema {
+    let mut s = Schema::default();
+    for &name in CORE_COLUMNS {
+        let dt = match name {
+            "transport" | "src_ip" | "dst_ip" | "end_reason" | "capture" => DataType::String,
+            "src_port" | "dst_port" => DataType::UInt32,
+            "first_seen" | "last_seen" | "duration" => DataType::Float64,
+            _ => DataType::UInt64,
+        };
+        s.with_column(name.into(), dt);
+    }
+    for f in FEATURES {
+        let dt = match f.kind {
+            FeatureKind::Int => DataType::Int64,
+            FeatureKind::Float => DataType::Float64,
+        };
+        s.with_column(f.name.into(), dt);
+    }
+    s
+}
+
+/// Builds one batch of records as a `DataFrame` in [`schema`] order.
+pub fn to_dataframe(recs: &[FlowRecord]) -> PolarsResult<DataFrame> {
+    fn u64s(name: &str, recs: &[FlowRecord], f: impl Fn(&FlowRecord) -> u64) -> Column {
+        Column::new(name.into(), recs.iter().map(f).collect::<Vec<u64>>())
+    }
+    fn f64s(name: &str, recs: &[FlowRecord], f: impl Fn(&FlowRecord) -> f64) -> Column {
+        Column::new(name.into(), recs.iter().map(f).collect::<Vec<f64>>())
+    }
+    fn strs(name: &str, recs: &[FlowRecord], f: impl Fn(&FlowRecord) -> String) -> Column {
+        Column::new(name.into(), recs.iter().map(f).collect::<Vec<String>>())
+    }
+    fn u32s(name: &str, recs: &[FlowRecord], f: impl Fn(&FlowRecord) -> u32) -> Column {
+        Column::new(name.into(), recs.iter().map(f).collect::<Vec<u32>>())
+    }
+    let mut cols = vec![
+        u64s("flow_id", recs, |r| r.flow_id),
+        strs("transport", recs, |r| r.transport.to_string()),
+        strs("src_ip", recs, |r| r.src_ip.to_string()),
+        u32s("src_port", recs, |r| r.src_port as u32),
+        strs("dst_ip", recs, |r| r.dst_ip.to_string()),
+        u32s("dst_port", recs, |r| r.dst_port as u32),
+        f64s("first_seen", recs, |r| r.first_seen),
+        f64s("last_seen", recs, |r| r.last_seen),
+        f64s("duration", recs, |r| r.duration),
+        u64s("packets_c2s", recs, |r| r.packets_c2s),
+        u64s("packets_s2c", recs, |r| r.packets_s2c),
+        u64s("bytes_c2s", recs, |r| r.bytes_c2s),
+        u64s("bytes_s2c", recs, |r| r.bytes_s2c),
+        u64s("payload_bytes_c2s", recs, |r| r.payload_bytes_c2s),
+        u64s("payload_bytes_s2c", recs, |r| r.payload_bytes_s2c),
+        u64s("wire_bytes_c2s", recs, |r| r.wire_bytes_c2s),
+        u64s("wire_bytes_s2c", recs, |r| r.wire_bytes_s2c),
+        u64s("reassembly_gaps", recs, |r| r.reassembly_gaps),
+        strs("end_reason", recs, |r| r.end_reason.to_string()),
+        strs("capture", recs, |r| r.capture.to_string()),
+    ];
+    debug_assert_eq!(cols.len(), CORE_COLUMNS.len());
+    for (i, f) in FEATURES.iter().enumerate() {
+        let col = match f.kind {
+            FeatureKind::Int => Column::new(
+                f.name.into(),
+                recs.iter()
+                    .map(|r| r.features[i])
+                    .map(|v| v.is_finite().then_some(v as i64))
+                    .collect::<Vec<Option<i64>>>(),
+            ),
+            FeatureKind::Float => Column::new(
+                f.name.into(),
+                recs.iter()
+                    .map(|r| r.features[i])
+                    .map(|v| v.is_finite().then_some(v))
+                    .collect::<Vec<Option<f64>>>(),
+            ),
+        };
+        cols.push(col);
+    }
+    DataFrame::new(recs.len(), cols)
+}
