@@ -79,6 +79,8 @@ pub fn read_capture<R: Read + Send>(
     let mut offset: u64 = 0;
     let mut legacy_linktype: u16 = 1;
     let mut legacy_nanos = false;
+    // (big endian, snap length) of a legacy pcap, to tell a cut file from a damaged record.
+    let mut legacy: Option<(bool, u32)> = None;
     let mut interfaces: Vec<Interface> = Vec::new();
     let mut buffer_size = BUFFER_SIZE;
     loop {
@@ -88,6 +90,7 @@ pub fn read_capture<R: Read + Send>(
                     PcapBlockOwned::LegacyHeader(h) => {
                         legacy_linktype = h.network.0 as u16;
                         legacy_nanos = h.is_nanosecond_precision();
+                        legacy = Some((h.is_bigendian(), h.snaplen));
                     }
                     PcapBlockOwned::Legacy(b) => {
                         let frac = if legacy_nanos {
@@ -158,8 +161,17 @@ pub fn read_capture<R: Read + Send>(
                     });
                 }
             }
-            Err(PcapError::UnexpectedEof) => return Ok(CaptureEnd::Truncated { offset }),
+            Err(PcapError::UnexpectedEof) => {
+                // A record that claims more bytes than any capture holds is damage, not a cut.
+                return Ok(match implausible_record(reader.data(), legacy) {
+                    Some(reason) => CaptureEnd::Corrupt { offset, reason },
+                    None => CaptureEnd::Truncated { offset },
+                });
+            }
             Err(PcapError::BufferTooSmall) => {
+                if let Some(reason) = implausible_record(reader.data(), legacy) {
+                    return Ok(CaptureEnd::Corrupt { offset, reason });
+                }
                 if buffer_size >= MAX_BUFFER_SIZE || !reader.grow(buffer_size * 2) {
                     return Ok(CaptureEnd::Corrupt {
                         offset,
@@ -180,6 +192,41 @@ pub fn read_capture<R: Read + Send>(
                     reason: describe(&e),
                 })
             }
+        }
+    }
+}
+
+/// Largest captured length a legacy pcap record may claim beyond its file's snap length
+/// (snap lengths of 0 or absurd values exist in the wild; 256 KiB covers every link type).
+const MAX_PLAUSIBLE_CAPLEN: u32 = 256 * 1024;
+
+/// Why the record at the start of `data` cannot be a real one, if it cannot.
+fn implausible_record(data: &[u8], legacy: Option<(bool, u32)>) -> Option<String> {
+    let word = |at: usize, big: bool| -> Option<u32> {
+        let b: [u8; 4] = data.get(at..at + 4)?.try_into().ok()?;
+        Some(if big {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        })
+    };
+    match legacy {
+        Some((big, snaplen)) => {
+            let caplen = word(8, big)?;
+            let limit = snaplen.max(MAX_PLAUSIBLE_CAPLEN);
+            (caplen > limit).then(|| {
+                format!(
+                    "record claims {caplen} captured bytes, more than the snap length {snaplen}"
+                )
+            })
+        }
+        None => {
+            // pcapng: block total length at offset 4, in the section's byte order; try both.
+            let le = word(4, false)?;
+            let be = word(4, true)?;
+            let len = le.min(be);
+            (len < 12 || len % 4 != 0 || len as usize > MAX_BUFFER_SIZE)
+                .then(|| format!("block claims a length of {len} bytes"))
         }
     }
 }

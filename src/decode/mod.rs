@@ -236,16 +236,17 @@ impl Decoder {
                 return Err(skip);
             }
         };
-        // Two passes keep the borrow checker simple: the first finds out whether a fragment
-        // completed a train (which needs `&mut self`), the second builds the packet view.
-        match self.probe(l3_clone(&l3), ts) {
-            Ok(()) => {}
-            Err(skip) => {
-                self.stats.count(skip);
-                return Err(skip);
-            }
-        }
-        match view(&l3, 0, &self.reassembled) {
+        // The common case is one pass. A fragment comes back as `FragmentHeld` from the first
+        // pass; only then is the frame walked again to feed the pool, and if that completes a
+        // train, the packet is built over the reassembled payload.
+        let first = match view(&l3, 0, &[]) {
+            Err(Skip::FragmentHeld) => match self.probe(l3_clone(&l3), ts) {
+                Ok(()) => view(&l3, 0, &self.reassembled),
+                Err(skip) => Err(skip),
+            },
+            other => other,
+        };
+        match first {
             Ok(p) => {
                 if p.tunnel_depth > 0 {
                     self.stats.tunneled += 1;
@@ -440,8 +441,12 @@ fn view<'a>(l3: &L3<'a>, depth: u8, reassembled: &'a [u8]) -> Result<Packet<'a>,
         LaxNetSlice::Arp(_) => return Err(Skip::NonIp),
     };
     let (ip_number, payload_bytes, ip_len) = if ip_payload.fragmented {
-        if reassembled.is_empty() || depth > 0 {
+        if depth > 0 {
+            // Fragments inside tunnels are counted, not reassembled.
             return Err(Skip::FragmentDropped);
+        }
+        if reassembled.is_empty() {
+            return Err(Skip::FragmentHeld);
         }
         let header_bytes = header_len.saturating_sub(ip_payload.payload.len() as u32);
         (
