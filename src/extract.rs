@@ -1,9 +1,12 @@
-//! The extraction pipeline: capture → decode → flow table with reassembly → features →
-//! records. [`Extractor`] processes inputs one after another; every flow still live at the end
-//! of an input is ended there, so each input's flows are complete and independent.
+//! The extraction pipeline: capture → decode → flow table with reassembly → dissectors (TLS,
+//! DNS) → fingerprints and features → records. [`Extractor`] processes inputs one after
+//! another; every flow still live at the end of an input is ended there, so each input's flows
+//! are complete and independent, and each input has its own DNS name table.
 
 use crate::capture::{read_capture, CaptureEnd, RawPacket};
 use crate::decode::{tcp_flags, Decoder, Packet, Skip, Transport};
+use crate::dissect::dns::{DnsCounters, DnsResolution, DnsTcpStream, NameTable};
+use crate::dissect::tls::{TlsDissector, TlsInfo};
 use crate::error::Result;
 use crate::features::{FlowStats, PacketObs};
 use crate::flow::reassembly::{Chunk, ReassemblyConfig, SegmentKind, StreamReassembler};
@@ -24,26 +27,85 @@ pub struct ExtractConfig {
     pub reassembly: ReassemblyConfig,
 }
 
+/// Ports whose payloads are read as DNS (DNS and multicast DNS).
+fn is_dns_port(port: u16) -> bool {
+    port == 53 || port == 5353
+}
+
+/// Answers kept in the per-input name table (addresses).
+const NAME_TABLE_ADDRS: usize = 262_144;
+
+/// The TLS dissector of a TCP flow: parsing while the handshake is readable, then only its
+/// result (the parse buffers are freed as soon as nothing more can be learned).
+enum TlsState {
+    Parsing(Box<TlsDissector>),
+    Done(Option<Box<TlsInfo>>),
+}
+
 /// Per-flow state the pipeline keeps in the flow table.
 pub struct FlowState {
     stats: FlowStats,
     tcp: Option<Box<[StreamReassembler; 2]>>,
+    tls: TlsState,
+    dns: Option<Box<DnsTcpStream>>,
     capture: Arc<str>,
 }
 
 impl FlowState {
     fn new(key: &FlowKey, ts: f64, cfg: &ReassemblyConfig, capture: Arc<str>) -> Self {
-        let tcp = match key.protocol {
-            Protocol::Tcp => Some(Box::new([
-                StreamReassembler::new(cfg.clone()),
-                StreamReassembler::new(cfg.clone()),
-            ])),
-            Protocol::Udp => None,
+        let (tcp, tls, dns) = match key.protocol {
+            Protocol::Tcp => (
+                Some(Box::new([
+                    StreamReassembler::new(cfg.clone()),
+                    StreamReassembler::new(cfg.clone()),
+                ])),
+                TlsState::Parsing(Box::new(TlsDissector::new())),
+                (is_dns_port(key.dst.port) || is_dns_port(key.src.port))
+                    .then(|| Box::new(DnsTcpStream::new())),
+            ),
+            Protocol::Udp => (None, TlsState::Done(None), None),
         };
         FlowState {
             stats: FlowStats::new(ts),
             tcp,
+            tls,
+            dns,
             capture,
+        }
+    }
+
+    /// True while some dissector still reads this flow's TCP streams.
+    fn wants_stream(&self) -> bool {
+        matches!(self.tls, TlsState::Parsing(_)) || self.dns.is_some()
+    }
+}
+
+/// Hands one chunk of reassembled stream to the flow's dissectors.
+fn dissect_chunk(
+    tls: &mut TlsState,
+    dns: &mut Option<Box<DnsTcpStream>>,
+    resolutions: &mut Vec<DnsResolution>,
+    dir: Direction,
+    chunk: Chunk<'_>,
+) {
+    if let TlsState::Parsing(d) = tls {
+        d.on_chunk(dir, chunk);
+    }
+    if let Some(d) = dns {
+        d.on_chunk(dir, chunk, resolutions);
+    }
+}
+
+/// Closes the TLS dissector once it has nothing more to learn, keeping only its result.
+fn settle_tls(tls: &mut TlsState, summary: &mut Summary, end: bool) {
+    if let TlsState::Parsing(d) = tls {
+        if end || !d.wants_more() {
+            summary.tls_parse_errors += d.parse_errors() as u64;
+            let info = (!d.is_not_tls()).then(|| Box::new(d.info()));
+            if info.as_ref().is_some_and(|i| i.ja3.is_some()) {
+                summary.tls_client_hellos += 1;
+            }
+            *tls = TlsState::Done(info);
         }
     }
 }
@@ -85,6 +147,12 @@ pub struct Summary {
     pub truncated: Vec<(String, u64)>,
     /// Captures with a corrupt record: (input, byte offset, reason).
     pub corrupt: Vec<(String, u64, String)>,
+    /// TLS flows whose ClientHello was read.
+    pub tls_client_hellos: u64,
+    /// TLS handshake messages that could not be parsed.
+    pub tls_parse_errors: u64,
+    /// DNS messages read, and those that could not be parsed.
+    pub dns: DnsCounters,
 }
 
 /// Runs the pipeline over inputs and hands every finished flow record to a sink.
@@ -93,6 +161,8 @@ pub struct Extractor {
     decoder: Decoder,
     table: FlowTable<FlowState>,
     ended: Vec<(FlowEntry<FlowState>, EndReason)>,
+    names: NameTable,
+    resolutions: Vec<DnsResolution>,
     last_expire: f64,
     /// Counters so far.
     pub summary: Summary,
@@ -109,6 +179,8 @@ impl Extractor {
             cfg,
             decoder: Decoder::new(),
             ended: Vec::new(),
+            names: NameTable::new(NAME_TABLE_ADDRS),
+            resolutions: Vec::new(),
             last_expire: f64::NEG_INFINITY,
             summary: Summary::default(),
         }
@@ -128,6 +200,7 @@ impl Extractor {
         progress: &mut dyn FnMut(u64),
     ) -> Result<CaptureEnd> {
         self.summary.files += 1;
+        self.names = NameTable::new(NAME_TABLE_ADDRS);
         let capture: Arc<str> = Arc::from(label);
         let mut sink_err: Option<crate::Error> = None;
         let mut unknown = 0u64;
@@ -214,8 +287,21 @@ impl Extractor {
             &mut |e, r| ended.push((e, r)),
         );
         let mut retransmission = false;
-        if let (Transport::Tcp(h), Some(reasm)) = (pkt.transport, entry.state.tcp.as_mut()) {
-            let mut sink = |_chunk: Chunk<'_>| {};
+        let wants_stream = entry.state.wants_stream();
+        let FlowState {
+            tcp,
+            tls,
+            dns,
+            stats,
+            ..
+        } = &mut entry.state;
+        let resolutions = &mut self.resolutions;
+        if let (Transport::Tcp(h), Some(reasm)) = (pkt.transport, tcp.as_mut()) {
+            let mut sink = |chunk: Chunk<'_>| {
+                if wants_stream {
+                    dissect_chunk(tls, dns, resolutions, dir, chunk)
+                }
+            };
             let [c2s, s2c] = &mut **reasm;
             let (mine, peer) = match dir {
                 Direction::ClientToServer => (c2s, s2c),
@@ -229,10 +315,21 @@ impl Extractor {
                 retransmission = kind == SegmentKind::Retransmission;
             }
             if h.flags & tcp_flags::ACK != 0 && !peer.is_capped() {
-                peer.on_peer_ack(h.ack, &mut sink);
+                let mut peer_sink = |chunk: Chunk<'_>| {
+                    if wants_stream {
+                        dissect_chunk(tls, dns, resolutions, dir.reverse(), chunk)
+                    }
+                };
+                peer.on_peer_ack(h.ack, &mut peer_sink);
             }
+            settle_tls(tls, &mut self.summary, false);
+        } else if is_dns_port(sport) || is_dns_port(dport) {
+            let _ = self.summary.dns.parse(pkt.payload, resolutions);
         }
-        entry.state.stats.update(&PacketObs {
+        for r in self.resolutions.drain(..) {
+            self.names.insert(ts, &r);
+        }
+        stats.update(&PacketObs {
             ts,
             dir,
             ip_len: pkt.ip_len,
@@ -260,15 +357,34 @@ impl Extractor {
 
     fn finish(&mut self, mut entry: FlowEntry<FlowState>, reason: EndReason) -> FlowRecord {
         let mut gaps = 0;
-        if let Some(reasm) = entry.state.tcp.as_mut() {
-            for r in reasm.iter_mut() {
-                r.flush(&mut |_chunk: Chunk<'_>| {});
+        let FlowState { tcp, tls, dns, .. } = &mut entry.state;
+        if let Some(reasm) = tcp.as_mut() {
+            for (i, r) in reasm.iter_mut().enumerate() {
+                let dir = if i == 0 {
+                    Direction::ClientToServer
+                } else {
+                    Direction::ServerToClient
+                };
+                let resolutions = &mut self.resolutions;
+                r.flush(&mut |chunk: Chunk<'_>| dissect_chunk(tls, dns, resolutions, dir, chunk));
                 let st = r.stats();
                 gaps += st.gaps;
                 self.summary.reassembly_gap_bytes += st.gap_bytes;
                 self.summary.streams_capped += st.capped as u64;
             }
         }
+        settle_tls(tls, &mut self.summary, true);
+        if let Some(d) = dns.as_ref() {
+            self.summary.dns.merge(d.counters());
+        }
+        for r in self.resolutions.drain(..) {
+            self.names.insert(entry.last_ts, &r);
+        }
+        let tls = match std::mem::replace(tls, TlsState::Done(None)) {
+            TlsState::Done(Some(info)) => *info,
+            _ => TlsInfo::default(),
+        };
+        let dns_names = self.names.names_for(entry.key.dst.ip, entry.first_ts);
         self.summary.reassembly_gaps += gaps;
         self.summary.flows += 1;
         match entry.key.protocol {
@@ -299,6 +415,8 @@ impl Extractor {
             reassembly_gaps: gaps,
             end_reason: reason.as_str(),
             capture: entry.state.capture.clone(),
+            tls,
+            dns_names,
             features: s.features(),
         }
     }

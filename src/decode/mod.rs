@@ -404,6 +404,11 @@ fn slice_l3<'a>(l3: &L3<'a>) -> Result<LaxSlicedPacket<'a>, Skip> {
 /// completed (it then replaces the fragment's own payload).
 fn view<'a>(l3: &L3<'a>, depth: u8, reassembled: &'a [u8]) -> Result<Packet<'a>, Skip> {
     let sliced = slice_l3(l3)?;
+    // The lax slicer already parsed TCP when the payload was whole; reuse it.
+    let parsed_tcp = match &sliced.transport {
+        Some(etherparse::TransportSlice::Tcp(t)) => Some(t.clone()),
+        _ => None,
+    };
     let net = match sliced.net {
         Some(net) => net,
         None => {
@@ -465,7 +470,10 @@ fn view<'a>(l3: &L3<'a>, depth: u8, reassembled: &'a [u8]) -> Result<Packet<'a>,
     };
     match ip_number {
         IpNumber::TCP => {
-            let tcp = TcpSlice::from_slice(payload_bytes).map_err(|_| Skip::Truncated)?;
+            let tcp = match parsed_tcp {
+                Some(t) if !ip_payload.fragmented => t,
+                _ => TcpSlice::from_slice(payload_bytes).map_err(|_| Skip::Truncated)?,
+            };
             let hl = tcp.slice().len() - tcp.payload().len();
             let flags = tcp.slice()[13];
             Ok(Packet {

@@ -152,6 +152,10 @@ pub struct StreamReassembler {
     started: bool,
     /// Sequence number of stream offset 0.
     base: u32,
+    /// Another start announced by a SYN with a different ISN before any byte was delivered
+    /// (servers that answer a retransmitted SYN with a fresh SYN-ACK). The first data segment
+    /// or peer ACK that fits it, and not `base`, makes it the start.
+    alt_base: Option<u32>,
     /// Offset of the next byte to deliver.
     next: u64,
     /// Offset of the FIN, which is also where the data ends.
@@ -180,6 +184,7 @@ impl StreamReassembler {
             },
             started: false,
             base: 0,
+            alt_base: None,
             next: 0,
             fin: None,
             pending: BTreeMap::new(),
@@ -210,6 +215,7 @@ impl StreamReassembler {
         if start == self.base {
             self.stats.midstream = false;
         } else if self.next == 0 {
+            self.alt_base = Some(self.base);
             self.base = start;
             self.fin = None;
             self.pending = BTreeMap::new();
@@ -243,6 +249,9 @@ impl StreamReassembler {
             self.started = true;
             self.base = seq;
             self.stats.midstream = true;
+        }
+        if !payload.is_empty() {
+            self.settle_start(seq);
         }
         let mut conflict = false;
         // Positions relative to `next`: negative = already delivered or skipped.
@@ -337,9 +346,22 @@ impl StreamReassembler {
         if self.stats.capped || !self.started {
             return;
         }
+        self.settle_start(ack);
         let ahead = self.rel(ack);
         if ahead > 0 {
             self.skip_to(self.next.saturating_add(ahead as u64), out);
+        }
+    }
+
+    /// Before the first byte is delivered, a sequence number that is exactly the other
+    /// announced start (and not the current one) decides between two SYNs' ISNs.
+    fn settle_start(&mut self, seq: u32) {
+        if self.next == 0 && seq != self.base && self.alt_base == Some(seq) {
+            self.alt_base = Some(self.base);
+            self.base = seq;
+            self.fin = None;
+            self.pending = BTreeMap::new();
+            self.pending_bytes = 0;
         }
     }
 
@@ -1681,5 +1703,43 @@ mod tests {
                 assert!(!after_cap_output, "round {round}");
             }
         }
+    }
+
+    /// A server that answers retransmitted SYNs with SYN-ACKs of two different ISNs, the
+    /// wrong one last (seen in a real capture): the data and the client's ACK pick the ISN.
+    #[test]
+    fn two_syn_acks_with_different_isns_resolve_on_the_data() {
+        let mut r = StreamReassembler::new(ReassemblyConfig::default());
+        let (old, new) = (3_212_050_950u32, 97_572_840u32);
+        r.on_syn(old);
+        r.on_syn(new);
+        r.on_syn(old);
+        let mut got = Vec::new();
+        r.on_peer_ack(new.wrapping_add(1), &mut |c| got.push(format!("{c:?}")));
+        assert!(
+            got.is_empty(),
+            "no gap from the ACK of the other ISN: {got:?}"
+        );
+        let mut data = Vec::new();
+        r.on_segment(new.wrapping_add(1), b"hello", false, &mut |c| {
+            if let Chunk::Data(d) = c {
+                data.extend_from_slice(d)
+            } else {
+                panic!("{c:?}")
+            }
+        });
+        assert_eq!(data, b"hello");
+        // Without the ACK, the first data segment decides too.
+        let mut r = StreamReassembler::new(ReassemblyConfig::default());
+        r.on_syn(new);
+        r.on_syn(old);
+        let mut data = Vec::new();
+        r.on_segment(new.wrapping_add(1), b"hi", false, &mut |c| {
+            if let Chunk::Data(d) = c {
+                data.extend_from_slice(d)
+            }
+        });
+        assert_eq!(data, b"hi");
+        assert_eq!(r.stats().gaps, 0);
     }
 }

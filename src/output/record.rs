@@ -1,5 +1,6 @@
 //! The flow record: identity, counters and features of one flow, and its serialisations.
 
+use crate::dissect::tls::TlsInfo;
 use crate::features::{FeatureKind, FEATURES};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use std::net::IpAddr;
@@ -27,6 +28,31 @@ pub const CORE_COLUMNS: &[&str] = &[
     "reassembly_gaps",
     "end_reason",
     "capture",
+];
+
+/// The TLS and DNS columns, after [`CORE_COLUMNS`] and before the features.
+pub const TLS_COLUMNS: &[&str] = &[
+    "tls_version",
+    "sni",
+    "alpn",
+    "ja3",
+    "ja3_string",
+    "ja3s",
+    "ja3s_string",
+    "ja4",
+    "ja4_r",
+    "ja4s",
+    "cert_sha1",
+    "cert_sha256",
+    "cert_chain_sha256",
+    "cert_subject",
+    "cert_issuer",
+    "cert_san",
+    "cert_not_before",
+    "cert_not_after",
+    "cert_self_signed",
+    "cert_encrypted",
+    "dns_names",
 ];
 
 /// Everything written for one flow. `src` is the client, `dst` the server.
@@ -73,6 +99,10 @@ pub struct FlowRecord {
     pub end_reason: &'static str,
     /// The input file the flow came from.
     pub capture: Arc<str>,
+    /// What the TLS handshake showed (empty when the flow is not TLS).
+    pub tls: TlsInfo,
+    /// Names that resolved to the server's address around the flow's start, most recent first.
+    pub dns_names: Vec<String>,
     /// Feature values in [`FEATURES`] order; NaN = missing.
     pub features: Vec<f64>,
 }
@@ -111,9 +141,13 @@ impl Serialize for FlowRecord {
             reassembly_gaps,
             end_reason,
             capture,
+            tls,
+            dns_names,
             features,
         } = self;
-        let mut m = s.serialize_map(Some(CORE_COLUMNS.len() + FEATURES.len()))?;
+        let mut m = s.serialize_map(Some(
+            CORE_COLUMNS.len() + TLS_COLUMNS.len() + FEATURES.len(),
+        ))?;
         m.serialize_entry("flow_id", flow_id)?;
         m.serialize_entry("transport", transport)?;
         m.serialize_entry("src_ip", &src_ip.to_string())?;
@@ -134,6 +168,49 @@ impl Serialize for FlowRecord {
         m.serialize_entry("reassembly_gaps", reassembly_gaps)?;
         m.serialize_entry("end_reason", end_reason)?;
         m.serialize_entry("capture", &**capture)?;
+        let TlsInfo {
+            tls_version,
+            sni,
+            alpn,
+            ja3,
+            ja3_string,
+            ja3s,
+            ja3s_string,
+            ja4,
+            ja4_r,
+            ja4s,
+            cert_sha1,
+            cert_sha256,
+            cert_chain_sha256,
+            cert_subject,
+            cert_issuer,
+            cert_san,
+            cert_not_before,
+            cert_not_after,
+            cert_self_signed,
+            cert_encrypted,
+        } = tls;
+        m.serialize_entry("tls_version", tls_version)?;
+        m.serialize_entry("sni", sni)?;
+        m.serialize_entry("alpn", alpn)?;
+        m.serialize_entry("ja3", ja3)?;
+        m.serialize_entry("ja3_string", ja3_string)?;
+        m.serialize_entry("ja3s", ja3s)?;
+        m.serialize_entry("ja3s_string", ja3s_string)?;
+        m.serialize_entry("ja4", ja4)?;
+        m.serialize_entry("ja4_r", ja4_r)?;
+        m.serialize_entry("ja4s", ja4s)?;
+        m.serialize_entry("cert_sha1", cert_sha1)?;
+        m.serialize_entry("cert_sha256", cert_sha256)?;
+        m.serialize_entry("cert_chain_sha256", cert_chain_sha256)?;
+        m.serialize_entry("cert_subject", cert_subject)?;
+        m.serialize_entry("cert_issuer", cert_issuer)?;
+        m.serialize_entry("cert_san", cert_san)?;
+        m.serialize_entry("cert_not_before", cert_not_before)?;
+        m.serialize_entry("cert_not_after", cert_not_after)?;
+        m.serialize_entry("cert_self_signed", cert_self_signed)?;
+        m.serialize_entry("cert_encrypted", cert_encrypted)?;
+        m.serialize_entry("dns_names", dns_names)?;
         for (spec, &v) in FEATURES.iter().zip(features.iter()) {
             m.serialize_entry(spec.name, &feature_json(spec.kind, v))?;
         }

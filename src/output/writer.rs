@@ -1,6 +1,6 @@
 //! Record writers for NDJSON, CSV and Parquet.
 
-use super::record::{FlowRecord, CORE_COLUMNS};
+use super::record::{FlowRecord, CORE_COLUMNS, TLS_COLUMNS};
 use crate::error::{Error, Result};
 use crate::features::{FeatureKind, FEATURES};
 use polars::io::SerWriter;
@@ -71,13 +71,13 @@ impl RecordWriter {
             Format::Csv => Sink::Csv(
                 CsvWriter::new(out)
                     .include_header(true)
-                    .batched(&schema())
+                    .batched(&schema(Lists::Joined))
                     .map_err(err)?,
             ),
             Format::Parquet => Sink::Parquet(Box::new(
                 ParquetWriter::new(out)
                     .with_compression(ParquetCompression::Snappy)
-                    .batched(&schema())
+                    .batched(&schema(Lists::Nested))
                     .map_err(err)?,
             )),
         };
@@ -118,7 +118,11 @@ impl RecordWriter {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let df = to_dataframe(&self.pending).map_err(|e| polars_err(&self.path, e))?;
+        let lists = match self.sink {
+            Sink::Csv(_) => Lists::Joined,
+            _ => Lists::Nested,
+        };
+        let df = to_dataframe(&self.pending, lists).map_err(|e| polars_err(&self.path, e))?;
         self.pending.clear();
         let r = match &mut self.sink {
             Sink::Ndjson(_) => Ok(()),
@@ -155,8 +159,23 @@ fn polars_err(path: &Path, e: PolarsError) -> Error {
     }
 }
 
+/// How list columns (ALPN, SANs, chain hashes, DNS names) are written: CSV has no lists, so
+/// there they become one string joined with `;`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lists {
+    /// Native list columns (Parquet).
+    Nested,
+    /// `;`-joined strings (CSV).
+    Joined,
+}
+
+/// Separator of list items in CSV cells.
+pub const LIST_SEPARATOR: &str = ";";
+
+const LIST_COLUMNS: &[&str] = &["alpn", "cert_chain_sha256", "cert_san", "dns_names"];
+
 /// Column types of the record table.
-pub fn schema() -> Schema {
+pub fn schema(lists: Lists) -> Schema {
     let mut s = Schema::default();
     for &name in CORE_COLUMNS {
         let dt = match name {
@@ -164,6 +183,16 @@ pub fn schema() -> Schema {
             "src_port" | "dst_port" => DataType::UInt32,
             "first_seen" | "last_seen" | "duration" => DataType::Float64,
             _ => DataType::UInt64,
+        };
+        s.with_column(name.into(), dt);
+    }
+    for &name in TLS_COLUMNS {
+        let dt = match name {
+            "cert_self_signed" | "cert_encrypted" => DataType::Boolean,
+            n if LIST_COLUMNS.contains(&n) && lists == Lists::Nested => {
+                DataType::List(Box::new(DataType::String))
+            }
+            _ => DataType::String,
         };
         s.with_column(name.into(), dt);
     }
@@ -178,7 +207,7 @@ pub fn schema() -> Schema {
 }
 
 /// Builds one batch of records as a `DataFrame` in [`schema`] order.
-pub fn to_dataframe(recs: &[FlowRecord]) -> PolarsResult<DataFrame> {
+pub fn to_dataframe(recs: &[FlowRecord], lists: Lists) -> PolarsResult<DataFrame> {
     fn u64s(name: &str, recs: &[FlowRecord], f: impl Fn(&FlowRecord) -> u64) -> Column {
         Column::new(name.into(), recs.iter().map(f).collect::<Vec<u64>>())
     }
@@ -214,6 +243,65 @@ pub fn to_dataframe(recs: &[FlowRecord]) -> PolarsResult<DataFrame> {
         strs("capture", recs, |r| r.capture.to_string()),
     ];
     debug_assert_eq!(cols.len(), CORE_COLUMNS.len());
+    fn opt(name: &str, recs: &[FlowRecord], f: impl Fn(&FlowRecord) -> Option<&str>) -> Column {
+        Column::new(
+            name.into(),
+            recs.iter().map(f).collect::<Vec<Option<&str>>>(),
+        )
+    }
+    let list = |name: &str, f: &dyn Fn(&FlowRecord) -> &[String]| -> Column {
+        match lists {
+            Lists::Joined => Column::new(
+                name.into(),
+                recs.iter()
+                    .map(|r| f(r).join(LIST_SEPARATOR))
+                    .collect::<Vec<String>>(),
+            ),
+            Lists::Nested => {
+                let series: Vec<Series> = recs
+                    .iter()
+                    .map(|r| Series::new(PlSmallStr::EMPTY, f(r)))
+                    .collect();
+                Column::new(name.into(), series)
+            }
+        }
+    };
+    cols.extend([
+        opt("tls_version", recs, |r| r.tls.tls_version.as_deref()),
+        opt("sni", recs, |r| r.tls.sni.as_deref()),
+        list("alpn", &|r| &r.tls.alpn),
+        opt("ja3", recs, |r| r.tls.ja3.as_deref()),
+        opt("ja3_string", recs, |r| r.tls.ja3_string.as_deref()),
+        opt("ja3s", recs, |r| r.tls.ja3s.as_deref()),
+        opt("ja3s_string", recs, |r| r.tls.ja3s_string.as_deref()),
+        opt("ja4", recs, |r| r.tls.ja4.as_deref()),
+        opt("ja4_r", recs, |r| r.tls.ja4_r.as_deref()),
+        opt("ja4s", recs, |r| r.tls.ja4s.as_deref()),
+        opt("cert_sha1", recs, |r| r.tls.cert_sha1.as_deref()),
+        opt("cert_sha256", recs, |r| r.tls.cert_sha256.as_deref()),
+        list("cert_chain_sha256", &|r| &r.tls.cert_chain_sha256),
+        opt("cert_subject", recs, |r| r.tls.cert_subject.as_deref()),
+        opt("cert_issuer", recs, |r| r.tls.cert_issuer.as_deref()),
+        list("cert_san", &|r| &r.tls.cert_san),
+        opt("cert_not_before", recs, |r| {
+            r.tls.cert_not_before.as_deref()
+        }),
+        opt("cert_not_after", recs, |r| r.tls.cert_not_after.as_deref()),
+        Column::new(
+            "cert_self_signed".into(),
+            recs.iter()
+                .map(|r| r.tls.cert_self_signed)
+                .collect::<Vec<Option<bool>>>(),
+        ),
+        Column::new(
+            "cert_encrypted".into(),
+            recs.iter()
+                .map(|r| r.tls.cert_encrypted)
+                .collect::<Vec<bool>>(),
+        ),
+        list("dns_names", &|r| &r.dns_names),
+    ]);
+    debug_assert_eq!(cols.len(), CORE_COLUMNS.len() + TLS_COLUMNS.len());
     for (i, f) in FEATURES.iter().enumerate() {
         let col = match f.kind {
             FeatureKind::Int => Column::new(
