@@ -6,6 +6,7 @@
 use crate::capture::{read_capture, CaptureEnd, RawPacket};
 use crate::decode::{tcp_flags, Decoder, Packet, Skip, Transport};
 use crate::dissect::dns::{DnsCounters, DnsResolution, DnsTcpStream, NameTable};
+use crate::dissect::stratum::StratumDissector;
 use crate::dissect::tls::{TlsDissector, TlsInfo};
 use crate::error::Result;
 use crate::features::{FlowStats, PacketObs};
@@ -42,18 +43,36 @@ enum TlsState {
     Done(Option<Box<TlsInfo>>),
 }
 
+/// The mining-protocol dissector of a TCP flow: reading until it knows, then following a
+/// confirmed pool connection to its end (its streams are then reassembled without a cap).
+enum StratumState {
+    Reading(Box<StratumDissector>),
+    Confirmed(Box<StratumDissector>),
+    NotMining,
+}
+
+impl StratumState {
+    fn dissector(&mut self) -> Option<&mut StratumDissector> {
+        match self {
+            StratumState::Reading(d) | StratumState::Confirmed(d) => Some(d),
+            StratumState::NotMining => None,
+        }
+    }
+}
+
 /// Per-flow state the pipeline keeps in the flow table.
 pub struct FlowState {
     stats: FlowStats,
     tcp: Option<Box<[StreamReassembler; 2]>>,
     tls: TlsState,
     dns: Option<Box<DnsTcpStream>>,
+    stratum: StratumState,
     capture: Arc<str>,
 }
 
 impl FlowState {
     fn new(key: &FlowKey, ts: f64, cfg: &ReassemblyConfig, capture: Arc<str>) -> Self {
-        let (tcp, tls, dns) = match key.protocol {
+        let (tcp, tls, dns, stratum) = match key.protocol {
             Protocol::Tcp => (
                 Some(Box::new([
                     StreamReassembler::new(cfg.clone()),
@@ -62,37 +81,66 @@ impl FlowState {
                 TlsState::Parsing(Box::new(TlsDissector::new())),
                 (is_dns_port(key.dst.port) || is_dns_port(key.src.port))
                     .then(|| Box::new(DnsTcpStream::new())),
+                StratumState::Reading(Box::default()),
             ),
-            Protocol::Udp => (None, TlsState::Done(None), None),
+            Protocol::Udp => (None, TlsState::Done(None), None, StratumState::NotMining),
         };
         FlowState {
             stats: FlowStats::new(ts),
             tcp,
             tls,
             dns,
+            stratum,
             capture,
         }
     }
 
     /// True while some dissector still reads this flow's TCP streams.
     fn wants_stream(&self) -> bool {
-        matches!(self.tls, TlsState::Parsing(_)) || self.dns.is_some()
+        matches!(self.tls, TlsState::Parsing(_))
+            || self.dns.is_some()
+            || !matches!(self.stratum, StratumState::NotMining)
     }
 }
 
-/// Hands one chunk of reassembled stream to the flow's dissectors.
-fn dissect_chunk(
-    tls: &mut TlsState,
-    dns: &mut Option<Box<DnsTcpStream>>,
-    resolutions: &mut Vec<DnsResolution>,
-    dir: Direction,
-    chunk: Chunk<'_>,
-) {
-    if let TlsState::Parsing(d) = tls {
-        d.on_chunk(dir, chunk);
+/// The dissectors a reassembled chunk goes to, borrowed from one flow's state.
+struct Dissectors<'a> {
+    tls: &'a mut TlsState,
+    dns: &'a mut Option<Box<DnsTcpStream>>,
+    stratum: &'a mut StratumState,
+    resolutions: &'a mut Vec<DnsResolution>,
+    /// Epoch seconds of the packet that delivered the bytes.
+    ts: f64,
+}
+
+impl Dissectors<'_> {
+    /// Hands one chunk of reassembled stream to the flow's dissectors.
+    fn chunk(&mut self, dir: Direction, chunk: Chunk<'_>) {
+        if let TlsState::Parsing(d) = self.tls {
+            d.on_chunk(dir, chunk);
+        }
+        if let Some(d) = self.dns {
+            d.on_chunk(dir, chunk, self.resolutions);
+        }
+        if let Some(d) = self.stratum.dissector() {
+            d.on_chunk(dir, chunk, self.ts);
+        }
     }
-    if let Some(d) = dns {
-        d.on_chunk(dir, chunk, resolutions);
+}
+
+/// Moves the Stratum dissector on once it knows: a flow that is not mining frees it; a
+/// confirmed one lifts the reassembly cap so every job and share is counted.
+fn settle_stratum(stratum: &mut StratumState, reasm: &mut [StreamReassembler; 2]) {
+    if let StratumState::Reading(d) = stratum {
+        if d.evidence().is_some() {
+            for r in reasm.iter_mut() {
+                r.raise_cap(u64::MAX);
+            }
+            let d = std::mem::take(d);
+            *stratum = StratumState::Confirmed(d);
+        } else if !d.wants_more() {
+            *stratum = StratumState::NotMining;
+        }
     }
 }
 
@@ -153,6 +201,8 @@ pub struct Summary {
     pub tls_parse_errors: u64,
     /// DNS messages read, and those that could not be parsed.
     pub dns: DnsCounters,
+    /// Flows confirmed as a mining protocol, by dialect.
+    pub stratum_flows: std::collections::BTreeMap<String, u64>,
 }
 
 /// Runs the pipeline over inputs and hands every finished flow record to a sink.
@@ -292,14 +342,22 @@ impl Extractor {
             tcp,
             tls,
             dns,
+            stratum,
             stats,
             ..
         } = &mut entry.state;
         let resolutions = &mut self.resolutions;
         if let (Transport::Tcp(h), Some(reasm)) = (pkt.transport, tcp.as_mut()) {
+            let mut ds = Dissectors {
+                tls,
+                dns,
+                stratum,
+                resolutions,
+                ts,
+            };
             let mut sink = |chunk: Chunk<'_>| {
                 if wants_stream {
-                    dissect_chunk(tls, dns, resolutions, dir, chunk)
+                    ds.chunk(dir, chunk)
                 }
             };
             let [c2s, s2c] = &mut **reasm;
@@ -317,12 +375,13 @@ impl Extractor {
             if h.flags & tcp_flags::ACK != 0 && !peer.is_capped() {
                 let mut peer_sink = |chunk: Chunk<'_>| {
                     if wants_stream {
-                        dissect_chunk(tls, dns, resolutions, dir.reverse(), chunk)
+                        ds.chunk(dir.reverse(), chunk)
                     }
                 };
                 peer.on_peer_ack(h.ack, &mut peer_sink);
             }
-            settle_tls(tls, &mut self.summary, false);
+            settle_tls(ds.tls, &mut self.summary, false);
+            settle_stratum(ds.stratum, reasm);
         } else if is_dns_port(sport) || is_dns_port(dport) {
             let _ = self.summary.dns.parse(pkt.payload, resolutions);
         }
@@ -357,16 +416,28 @@ impl Extractor {
 
     fn finish(&mut self, mut entry: FlowEntry<FlowState>, reason: EndReason) -> FlowRecord {
         let mut gaps = 0;
-        let FlowState { tcp, tls, dns, .. } = &mut entry.state;
+        let FlowState {
+            tcp,
+            tls,
+            dns,
+            stratum,
+            ..
+        } = &mut entry.state;
         if let Some(reasm) = tcp.as_mut() {
+            let mut ds = Dissectors {
+                tls,
+                dns,
+                stratum,
+                resolutions: &mut self.resolutions,
+                ts: entry.last_ts,
+            };
             for (i, r) in reasm.iter_mut().enumerate() {
                 let dir = if i == 0 {
                     Direction::ClientToServer
                 } else {
                     Direction::ServerToClient
                 };
-                let resolutions = &mut self.resolutions;
-                r.flush(&mut |chunk: Chunk<'_>| dissect_chunk(tls, dns, resolutions, dir, chunk));
+                r.flush(&mut |chunk: Chunk<'_>| ds.chunk(dir, chunk));
                 let st = r.stats();
                 gaps += st.gaps;
                 self.summary.reassembly_gap_bytes += st.gap_bytes;
@@ -374,6 +445,17 @@ impl Extractor {
             }
         }
         settle_tls(tls, &mut self.summary, true);
+        let stratum = match std::mem::replace(stratum, StratumState::NotMining) {
+            StratumState::Reading(d) | StratumState::Confirmed(d) => d.info(),
+            StratumState::NotMining => None,
+        };
+        if let Some(info) = &stratum {
+            *self
+                .summary
+                .stratum_flows
+                .entry(info.dialect.to_string())
+                .or_default() += 1;
+        }
         if let Some(d) = dns.as_ref() {
             self.summary.dns.merge(d.counters());
         }
@@ -417,6 +499,7 @@ impl Extractor {
             capture: entry.state.capture.clone(),
             tls,
             dns_names,
+            stratum,
             features: s.features(),
         }
     }

@@ -19,7 +19,7 @@ fn run(args: &[&str]) -> (i32, String, String) {
 fn expected_columns() -> Vec<String> {
     poolscope::output::CORE_COLUMNS
         .iter()
-        .chain(poolscope::output::TLS_COLUMNS)
+        .chain(poolscope::output::DISSECTOR_COLUMNS)
         .map(|s| s.to_string())
         .chain(
             poolscope::features::FEATURES

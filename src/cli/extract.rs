@@ -226,6 +226,21 @@ pub fn render_summary(s: &Summary) -> String {
         "poolscope: fragments {} (reassembled into {} packets), tunneled packets {}, reassembly gaps {} ({} bytes), retransmitted segments {}, streams capped {}, flows evicted by cap {} (peak live {})",
         d.fragments, d.reassembled, d.tunneled, s.reassembly_gaps, s.reassembly_gap_bytes, s.retransmissions, s.streams_capped, s.table.evicted, s.table.peak_live
     );
+    let mining: Vec<String> = s
+        .stratum_flows
+        .iter()
+        .map(|(dialect, n)| format!("{dialect} {n}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "poolscope: TLS client hellos {}, unparsable TLS handshake messages {}; DNS messages {} ({} unparsable, {} resolutions); mining-protocol flows {}",
+        s.tls_client_hellos,
+        s.tls_parse_errors,
+        s.dns.messages,
+        s.dns.parse_errors,
+        s.dns.resolutions,
+        if mining.is_empty() { "0".to_string() } else { mining.join(", ") }
+    );
     if s.unknown_interface_blocks > 0 || s.time_regressions > 0 {
         let _ = writeln!(
             out,

@@ -388,6 +388,15 @@ impl StreamReassembler {
         &self.stats
     }
 
+    /// Raises the delivery cap, for a stream a dissector has recognised and wants to follow to
+    /// its end (a confirmed pool connection is counted message by message for hours). Has no
+    /// effect once the cap was reached: the bytes after it are gone.
+    pub fn raise_cap(&mut self, max_delivered: u64) {
+        if !self.stats.capped && max_delivered > self.cfg.max_delivered {
+            self.cfg.max_delivered = max_delivered;
+        }
+    }
+
     /// True once the delivery cap is reached: nothing more will be delivered, so callers may
     /// stop feeding payload bytes.
     pub fn is_capped(&self) -> bool {
@@ -1741,5 +1750,29 @@ mod tests {
         });
         assert_eq!(data, b"hi");
         assert_eq!(r.stats().gaps, 0);
+    }
+
+    #[test]
+    fn raised_cap_lets_a_recognised_stream_go_on() {
+        let cfg = ReassemblyConfig {
+            max_delivered: 4,
+            ..ReassemblyConfig::default()
+        };
+        let mut r = StreamReassembler::new(cfg.clone());
+        r.on_syn(0);
+        let mut got = Vec::new();
+        r.on_segment(1, b"ab", false, &mut |c| got.push(format!("{c:?}")));
+        r.raise_cap(100);
+        r.on_segment(3, b"cdefgh", false, &mut |c| got.push(format!("{c:?}")));
+        assert_eq!(r.stats().delivered, 8);
+        assert!(!r.is_capped());
+        // Too late once capped.
+        let mut r = StreamReassembler::new(cfg);
+        r.on_syn(0);
+        r.on_segment(1, b"abcdef", false, &mut |_| {});
+        assert!(r.is_capped());
+        r.raise_cap(100);
+        r.on_segment(7, b"gh", false, &mut |_| {});
+        assert_eq!(r.stats().delivered, 4);
     }
 }

@@ -6,5 +6,5 @@
 mod record;
 mod writer;
 
-pub use record::{FlowRecord, CORE_COLUMNS, TLS_COLUMNS};
+pub use record::{FlowRecord, CORE_COLUMNS, DISSECTOR_COLUMNS};
 pub use writer::{Format, RecordWriter, BATCH_ROWS};

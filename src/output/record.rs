@@ -1,5 +1,6 @@
 //! The flow record: identity, counters and features of one flow, and its serialisations.
 
+use crate::dissect::stratum::StratumInfo;
 use crate::dissect::tls::TlsInfo;
 use crate::features::{FeatureKind, FEATURES};
 use serde::ser::{Serialize, SerializeMap, Serializer};
@@ -30,8 +31,9 @@ pub const CORE_COLUMNS: &[&str] = &[
     "capture",
 ];
 
-/// The TLS and DNS columns, after [`CORE_COLUMNS`] and before the features.
-pub const TLS_COLUMNS: &[&str] = &[
+/// The columns the dissectors fill (TLS, DNS, mining protocol), after [`CORE_COLUMNS`] and
+/// before the features.
+pub const DISSECTOR_COLUMNS: &[&str] = &[
     "tls_version",
     "sni",
     "alpn",
@@ -53,6 +55,7 @@ pub const TLS_COLUMNS: &[&str] = &[
     "cert_self_signed",
     "cert_encrypted",
     "dns_names",
+    "stratum",
 ];
 
 /// Everything written for one flow. `src` is the client, `dst` the server.
@@ -103,6 +106,8 @@ pub struct FlowRecord {
     pub tls: TlsInfo,
     /// Names that resolved to the server's address around the flow's start, most recent first.
     pub dns_names: Vec<String>,
+    /// The plaintext mining protocol the flow speaks, when confirmed (None otherwise).
+    pub stratum: Option<StratumInfo>,
     /// Feature values in [`FEATURES`] order; NaN = missing.
     pub features: Vec<f64>,
 }
@@ -143,10 +148,11 @@ impl Serialize for FlowRecord {
             capture,
             tls,
             dns_names,
+            stratum,
             features,
         } = self;
         let mut m = s.serialize_map(Some(
-            CORE_COLUMNS.len() + TLS_COLUMNS.len() + FEATURES.len(),
+            CORE_COLUMNS.len() + DISSECTOR_COLUMNS.len() + FEATURES.len(),
         ))?;
         m.serialize_entry("flow_id", flow_id)?;
         m.serialize_entry("transport", transport)?;
@@ -211,6 +217,7 @@ impl Serialize for FlowRecord {
         m.serialize_entry("cert_self_signed", cert_self_signed)?;
         m.serialize_entry("cert_encrypted", cert_encrypted)?;
         m.serialize_entry("dns_names", dns_names)?;
+        m.serialize_entry("stratum", stratum)?;
         for (spec, &v) in FEATURES.iter().zip(features.iter()) {
             m.serialize_entry(spec.name, &feature_json(spec.kind, v))?;
         }

@@ -1,6 +1,6 @@
 //! Record writers for NDJSON, CSV and Parquet.
 
-use super::record::{FlowRecord, CORE_COLUMNS, TLS_COLUMNS};
+use super::record::{FlowRecord, CORE_COLUMNS, DISSECTOR_COLUMNS};
 use crate::error::{Error, Result};
 use crate::features::{FeatureKind, FEATURES};
 use polars::io::SerWriter;
@@ -186,7 +186,7 @@ pub fn schema(lists: Lists) -> Schema {
         };
         s.with_column(name.into(), dt);
     }
-    for &name in TLS_COLUMNS {
+    for &name in DISSECTOR_COLUMNS {
         let dt = match name {
             "cert_self_signed" | "cert_encrypted" => DataType::Boolean,
             n if LIST_COLUMNS.contains(&n) && lists == Lists::Nested => {
@@ -300,8 +300,20 @@ pub fn to_dataframe(recs: &[FlowRecord], lists: Lists) -> PolarsResult<DataFrame
                 .collect::<Vec<bool>>(),
         ),
         list("dns_names", &|r| &r.dns_names),
+        // One JSON object per cell in CSV and Parquet: its keys are documented, and a table
+        // tool reads it with a JSON function.
+        Column::new(
+            "stratum".into(),
+            recs.iter()
+                .map(|r| {
+                    r.stratum
+                        .as_ref()
+                        .map(|s| serde_json::to_string(s).unwrap_or_default())
+                })
+                .collect::<Vec<Option<String>>>(),
+        ),
     ]);
-    debug_assert_eq!(cols.len(), CORE_COLUMNS.len() + TLS_COLUMNS.len());
+    debug_assert_eq!(cols.len(), CORE_COLUMNS.len() + DISSECTOR_COLUMNS.len());
     for (i, f) in FEATURES.iter().enumerate() {
         let col = match f.kind {
             FeatureKind::Int => Column::new(
