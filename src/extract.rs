@@ -497,6 +497,7 @@ impl Extractor {
             reassembly_gaps: gaps,
             end_reason: reason.as_str(),
             capture: entry.state.capture.clone(),
+            verdict: None,
             tls,
             dns_names,
             stratum,

@@ -5,7 +5,7 @@ use crate::error::Error;
 use crate::extract::{ExtractConfig, Extractor, Summary};
 use crate::flow::reassembly::ReassemblyConfig;
 use crate::flow::FlowConfig;
-use crate::output::{Format, RecordWriter};
+use crate::output::{FlowRecord, Format, RecordWriter};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::fs::File;
@@ -15,15 +15,64 @@ use std::path::PathBuf;
 /// Arguments of `poolscope extract`.
 #[derive(Debug, Args)]
 pub struct ExtractArgs {
-    /// Capture files (pcap or pcapng); `-` reads standard input.
-    #[arg(required = true)]
-    pub inputs: Vec<PathBuf>,
+    /// Inputs and flow-table settings.
+    #[command(flatten)]
+    pub flows: FlowArgs,
+    /// Where and how to write.
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// Where the table goes.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
     /// Output file; its extension (.ndjson, .csv, .parquet) picks the format. Default: stdout.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
     /// Output format, overriding the extension: ndjson, csv or parquet.
     #[arg(long)]
     pub format: Option<String>,
+}
+
+impl OutputArgs {
+    /// The output format, from `--format` or the extension; NDJSON by default.
+    pub fn format(&self) -> Result<Format, Error> {
+        match (&self.format, &self.output) {
+            (Some(f), _) => Format::parse(f).ok_or_else(|| {
+                Error::Usage(format!("unknown --format '{f}' (ndjson, csv or parquet)"))
+            }),
+            (None, Some(p)) if p.as_os_str() != "-" => Format::from_path(p).ok_or_else(|| {
+                Error::Usage(format!(
+                    "{}: cannot tell the format from the extension; use .ndjson, .csv, .parquet or --format",
+                    p.display()
+                ))
+            }),
+            _ => Ok(Format::Ndjson),
+        }
+    }
+
+    /// Opens the output (stdout for `-` or none); returns it with the path named in messages.
+    pub fn open(&self) -> Result<(Box<dyn Write>, PathBuf), Error> {
+        let path = self.output.clone().unwrap_or_else(|| PathBuf::from("-"));
+        if path.as_os_str() == "-" {
+            return Ok((Box::new(std::io::stdout().lock()), path));
+        }
+        match File::create(&path) {
+            Ok(f) => Ok((Box::new(f), path)),
+            Err(e) => Err(Error::Output {
+                path,
+                reason: format!("cannot create: {e}"),
+            }),
+        }
+    }
+}
+
+/// The inputs and the flow-table settings every command that reads captures shares.
+#[derive(Debug, Args)]
+pub struct FlowArgs {
+    /// Capture files (pcap or pcapng); `-` reads standard input.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
     /// Seconds of silence after which an open TCP flow ends.
     #[arg(long, default_value_t = 600.0)]
     pub tcp_idle_timeout: f64,
@@ -44,21 +93,9 @@ pub struct ExtractArgs {
     pub quiet: bool,
 }
 
-impl ExtractArgs {
+impl FlowArgs {
     /// Checks the arguments without touching any file and builds the configuration.
-    fn config(&self) -> Result<(ExtractConfig, Format), Error> {
-        let format = match (&self.format, &self.output) {
-            (Some(f), _) => Format::parse(f).ok_or_else(|| {
-                Error::Usage(format!("unknown --format '{f}' (ndjson, csv or parquet)"))
-            })?,
-            (None, Some(p)) if p.as_os_str() != "-" => Format::from_path(p).ok_or_else(|| {
-                Error::Usage(format!(
-                    "{}: cannot tell the format from the extension; use .ndjson, .csv, .parquet or --format",
-                    p.display()
-                ))
-            })?,
-            _ => Format::Ndjson,
-        };
+    pub fn config(&self) -> Result<ExtractConfig, Error> {
         for (name, v) in [
             ("--tcp-idle-timeout", self.tcp_idle_timeout),
             ("--udp-idle-timeout", self.udp_idle_timeout),
@@ -91,7 +128,7 @@ impl ExtractArgs {
                 ..ReassemblyConfig::default()
             },
         };
-        Ok((cfg, format))
+        Ok(cfg)
     }
 }
 
@@ -110,29 +147,41 @@ impl<R: Read> Read for Counting<R> {
 }
 
 pub(super) fn run(args: ExtractArgs) -> anyhow::Result<i32> {
-    let (cfg, format) = match args.config() {
+    let (cfg, format) = match args
+        .flows
+        .config()
+        .and_then(|c| Ok((c, args.out.format()?)))
+    {
         Ok(c) => c,
         Err(e) => {
             eprintln!("poolscope: {e}");
             return Ok(2);
         }
     };
-    let out_path = args.output.clone().unwrap_or_else(|| PathBuf::from("-"));
-    let out: Box<dyn Write> = if out_path.as_os_str() == "-" {
-        Box::new(std::io::stdout().lock())
-    } else {
-        match File::create(&out_path) {
-            Ok(f) => Box::new(f),
-            Err(e) => {
-                eprintln!(
-                    "poolscope: {}: cannot create output: {e}",
-                    out_path.display()
-                );
-                return Ok(2);
-            }
+    let (out, out_path) = match args.out.open() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("poolscope: {e}");
+            return Ok(2);
         }
     };
-    let mut writer = RecordWriter::new(out, out_path.clone(), format)?;
+    let mut writer = RecordWriter::new(out, out_path, format, false)?;
+    let (exit, summary) = run_pipeline(&args.flows, cfg, &mut |rec| writer.write(rec))?;
+    writer.finish()?;
+    if !args.flows.quiet {
+        eprint!("{}", render_summary(&summary));
+    }
+    Ok(exit)
+}
+
+/// Runs extraction over every input with a progress bar on a terminal, handing each flow record
+/// to `sink`. Problems with one input are reported and remembered in the exit code (the other
+/// inputs still run); a failing sink stops the run.
+pub(super) fn run_pipeline(
+    args: &FlowArgs,
+    cfg: ExtractConfig,
+    sink: &mut dyn FnMut(FlowRecord) -> crate::error::Result<()>,
+) -> anyhow::Result<(i32, Summary)> {
     let interactive = !args.quiet && std::io::stderr().is_terminal();
     let total: u64 = args
         .inputs
@@ -172,8 +221,7 @@ pub(super) fn run(args: ExtractArgs) -> anyhow::Result<i32> {
             inner: input,
             bar: bar.clone(),
         };
-        let mut sink = |rec| writer.write(rec);
-        match ex.process(&label, input, &mut sink, &mut |_| {}) {
+        match ex.process(&label, input, sink, &mut |_| {}) {
             Ok(CaptureEnd::Complete) => {}
             Ok(CaptureEnd::Truncated { offset }) => bar.suspend(|| {
                 eprintln!(
@@ -199,11 +247,7 @@ pub(super) fn run(args: ExtractArgs) -> anyhow::Result<i32> {
         }
     }
     bar.finish_and_clear();
-    writer.finish()?;
-    if !args.quiet {
-        eprint!("{}", render_summary(&ex.summary));
-    }
-    Ok(exit)
+    Ok((exit, ex.summary))
 }
 
 /// The end-of-run summary: what was read, what became flows, and what was skipped and why.

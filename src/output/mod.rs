@@ -6,5 +6,5 @@
 mod record;
 mod writer;
 
-pub use record::{FlowRecord, CORE_COLUMNS, DISSECTOR_COLUMNS};
-pub use writer::{Format, RecordWriter, BATCH_ROWS};
+pub use record::{FlowRecord, VerdictColumns, CORE_COLUMNS, DISSECTOR_COLUMNS, SCORE_COLUMNS};
+pub use writer::{write_table, Format, RecordWriter, BATCH_ROWS, LIST_SEPARATOR};

@@ -31,6 +31,21 @@ pub const CORE_COLUMNS: &[&str] = &[
     "capture",
 ];
 
+/// The verdict columns `poolscope score` adds after [`CORE_COLUMNS`].
+pub const SCORE_COLUMNS: &[&str] = &["verdict", "score", "reasons"];
+
+/// A flow's verdict as written: kept as plain values so the output layer needs nothing from
+/// the scorer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerdictColumns {
+    /// `mining`, `suspect` or `benign`.
+    pub verdict: &'static str,
+    /// 0 to 1.
+    pub score: f64,
+    /// What matched, strongest first.
+    pub reasons: Vec<String>,
+}
+
 /// The columns the dissectors fill (TLS, DNS, mining protocol), after [`CORE_COLUMNS`] and
 /// before the features.
 pub const DISSECTOR_COLUMNS: &[&str] = &[
@@ -102,6 +117,8 @@ pub struct FlowRecord {
     pub end_reason: &'static str,
     /// The input file the flow came from.
     pub capture: Arc<str>,
+    /// The verdict, when the record was scored (`poolscope score`); None for `extract`.
+    pub verdict: Option<VerdictColumns>,
     /// What the TLS handshake showed (empty when the flow is not TLS).
     pub tls: TlsInfo,
     /// Names that resolved to the server's address around the flow's start, most recent first.
@@ -146,6 +163,7 @@ impl Serialize for FlowRecord {
             reassembly_gaps,
             end_reason,
             capture,
+            verdict,
             tls,
             dns_names,
             stratum,
@@ -174,6 +192,16 @@ impl Serialize for FlowRecord {
         m.serialize_entry("reassembly_gaps", reassembly_gaps)?;
         m.serialize_entry("end_reason", end_reason)?;
         m.serialize_entry("capture", &**capture)?;
+        if let Some(VerdictColumns {
+            verdict,
+            score,
+            reasons,
+        }) = verdict
+        {
+            m.serialize_entry("verdict", verdict)?;
+            m.serialize_entry("score", score)?;
+            m.serialize_entry("reasons", reasons)?;
+        }
         let TlsInfo {
             tls_version,
             sni,

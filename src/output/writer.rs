@@ -1,6 +1,6 @@
 //! Record writers for NDJSON, CSV and Parquet.
 
-use super::record::{FlowRecord, CORE_COLUMNS, DISSECTOR_COLUMNS};
+use super::record::{FlowRecord, CORE_COLUMNS, DISSECTOR_COLUMNS, SCORE_COLUMNS};
 use crate::error::{Error, Result};
 use crate::features::{FeatureKind, FEATURES};
 use polars::io::SerWriter;
@@ -56,11 +56,13 @@ pub struct RecordWriter {
     pending: Vec<FlowRecord>,
     path: PathBuf,
     rows: u64,
+    scored: bool,
 }
 
 impl RecordWriter {
-    /// Opens `out` (a writer already opened on `path`, used in messages) for `format`.
-    pub fn new(out: Box<dyn Write>, path: PathBuf, format: Format) -> Result<Self> {
+    /// Opens `out` (a writer already opened on `path`, used in messages) for `format`; with
+    /// `scored`, the table has the verdict columns.
+    pub fn new(out: Box<dyn Write>, path: PathBuf, format: Format, scored: bool) -> Result<Self> {
         let out = BufWriter::with_capacity(1 << 16, out);
         let err = |e: PolarsError| Error::Output {
             path: path.clone(),
@@ -71,13 +73,13 @@ impl RecordWriter {
             Format::Csv => Sink::Csv(
                 CsvWriter::new(out)
                     .include_header(true)
-                    .batched(&schema(Lists::Joined))
+                    .batched(&schema(Lists::Joined, scored))
                     .map_err(err)?,
             ),
             Format::Parquet => Sink::Parquet(Box::new(
                 ParquetWriter::new(out)
                     .with_compression(ParquetCompression::Snappy)
-                    .batched(&schema(Lists::Nested))
+                    .batched(&schema(Lists::Nested, scored))
                     .map_err(err)?,
             )),
         };
@@ -86,6 +88,7 @@ impl RecordWriter {
             pending: Vec::new(),
             path,
             rows: 0,
+            scored,
         })
     }
 
@@ -122,7 +125,8 @@ impl RecordWriter {
             Sink::Csv(_) => Lists::Joined,
             _ => Lists::Nested,
         };
-        let df = to_dataframe(&self.pending, lists).map_err(|e| polars_err(&self.path, e))?;
+        let df = to_dataframe(&self.pending, lists, self.scored)
+            .map_err(|e| polars_err(&self.path, e))?;
         self.pending.clear();
         let r = match &mut self.sink {
             Sink::Ndjson(_) => Ok(()),
@@ -174,8 +178,15 @@ pub const LIST_SEPARATOR: &str = ";";
 
 const LIST_COLUMNS: &[&str] = &["alpn", "cert_chain_sha256", "cert_san", "dns_names"];
 
-/// Column types of the record table.
-pub fn schema(lists: Lists) -> Schema {
+fn list_type(lists: Lists) -> DataType {
+    match lists {
+        Lists::Nested => DataType::List(Box::new(DataType::String)),
+        Lists::Joined => DataType::String,
+    }
+}
+
+/// Column types of the record table (with the verdict columns when `scored`).
+pub fn schema(lists: Lists, scored: bool) -> Schema {
     let mut s = Schema::default();
     for &name in CORE_COLUMNS {
         let dt = match name {
@@ -186,12 +197,20 @@ pub fn schema(lists: Lists) -> Schema {
         };
         s.with_column(name.into(), dt);
     }
+    if scored {
+        for &name in SCORE_COLUMNS {
+            let dt = match name {
+                "score" => DataType::Float64,
+                "reasons" => list_type(lists),
+                _ => DataType::String,
+            };
+            s.with_column(name.into(), dt);
+        }
+    }
     for &name in DISSECTOR_COLUMNS {
         let dt = match name {
             "cert_self_signed" | "cert_encrypted" => DataType::Boolean,
-            n if LIST_COLUMNS.contains(&n) && lists == Lists::Nested => {
-                DataType::List(Box::new(DataType::String))
-            }
+            n if LIST_COLUMNS.contains(&n) => list_type(lists),
             _ => DataType::String,
         };
         s.with_column(name.into(), dt);
@@ -207,7 +226,7 @@ pub fn schema(lists: Lists) -> Schema {
 }
 
 /// Builds one batch of records as a `DataFrame` in [`schema`] order.
-pub fn to_dataframe(recs: &[FlowRecord], lists: Lists) -> PolarsResult<DataFrame> {
+pub fn to_dataframe(recs: &[FlowRecord], lists: Lists, scored: bool) -> PolarsResult<DataFrame> {
     fn u64s(name: &str, recs: &[FlowRecord], f: impl Fn(&FlowRecord) -> u64) -> Column {
         Column::new(name.into(), recs.iter().map(f).collect::<Vec<u64>>())
     }
@@ -243,6 +262,44 @@ pub fn to_dataframe(recs: &[FlowRecord], lists: Lists) -> PolarsResult<DataFrame
         strs("capture", recs, |r| r.capture.to_string()),
     ];
     debug_assert_eq!(cols.len(), CORE_COLUMNS.len());
+    let list_col = |name: &str, values: Vec<&[String]>| -> Column {
+        match lists {
+            Lists::Joined => Column::new(
+                name.into(),
+                values
+                    .iter()
+                    .map(|v| v.join(LIST_SEPARATOR))
+                    .collect::<Vec<String>>(),
+            ),
+            Lists::Nested => {
+                let series: Vec<Series> = values
+                    .iter()
+                    .map(|v| Series::new(PlSmallStr::EMPTY, *v))
+                    .collect();
+                Column::new(name.into(), series)
+            }
+        }
+    };
+    if scored {
+        cols.push(Column::new(
+            "verdict".into(),
+            recs.iter()
+                .map(|r| r.verdict.as_ref().map(|v| v.verdict))
+                .collect::<Vec<Option<&str>>>(),
+        ));
+        cols.push(Column::new(
+            "score".into(),
+            recs.iter()
+                .map(|r| r.verdict.as_ref().map(|v| v.score))
+                .collect::<Vec<Option<f64>>>(),
+        ));
+        cols.push(list_col(
+            "reasons",
+            recs.iter()
+                .map(|r| r.verdict.as_ref().map_or(&[][..], |v| &v.reasons[..]))
+                .collect(),
+        ));
+    }
     fn opt(name: &str, recs: &[FlowRecord], f: impl Fn(&FlowRecord) -> Option<&str>) -> Column {
         Column::new(
             name.into(),
@@ -250,21 +307,7 @@ pub fn to_dataframe(recs: &[FlowRecord], lists: Lists) -> PolarsResult<DataFrame
         )
     }
     let list = |name: &str, f: &dyn Fn(&FlowRecord) -> &[String]| -> Column {
-        match lists {
-            Lists::Joined => Column::new(
-                name.into(),
-                recs.iter()
-                    .map(|r| f(r).join(LIST_SEPARATOR))
-                    .collect::<Vec<String>>(),
-            ),
-            Lists::Nested => {
-                let series: Vec<Series> = recs
-                    .iter()
-                    .map(|r| Series::new(PlSmallStr::EMPTY, f(r)))
-                    .collect();
-                Column::new(name.into(), series)
-            }
-        }
+        list_col(name, recs.iter().map(f).collect())
     };
     cols.extend([
         opt("tls_version", recs, |r| r.tls.tls_version.as_deref()),
@@ -313,7 +356,10 @@ pub fn to_dataframe(recs: &[FlowRecord], lists: Lists) -> PolarsResult<DataFrame
                 .collect::<Vec<Option<String>>>(),
         ),
     ]);
-    debug_assert_eq!(cols.len(), CORE_COLUMNS.len() + DISSECTOR_COLUMNS.len());
+    debug_assert_eq!(
+        cols.len(),
+        CORE_COLUMNS.len() + DISSECTOR_COLUMNS.len() + if scored { SCORE_COLUMNS.len() } else { 0 }
+    );
     for (i, f) in FEATURES.iter().enumerate() {
         let col = match f.kind {
             FeatureKind::Int => Column::new(
@@ -334,4 +380,94 @@ pub fn to_dataframe(recs: &[FlowRecord], lists: Lists) -> PolarsResult<DataFrame
         cols.push(col);
     }
     DataFrame::new(recs.len(), cols)
+}
+
+/// Writes a small table given as rows of JSON objects (all with the same keys, in order) in one
+/// go: NDJSON line by line, CSV and Parquet through polars. Used for rollups, which have one
+/// row per host rather than per flow. List values become `;`-joined strings in CSV.
+pub fn write_table(
+    out: Box<dyn Write>,
+    path: &Path,
+    format: Format,
+    rows: &[serde_json::Map<String, serde_json::Value>],
+) -> Result<()> {
+    let mut out = BufWriter::new(out);
+    let io = |e: std::io::Error| io_err(path, e);
+    if format == Format::Ndjson {
+        for r in rows {
+            serde_json::to_writer(&mut out, r).map_err(|e| io(std::io::Error::other(e)))?;
+            out.write_all(b"\n").map_err(io)?;
+        }
+        return out.flush().map_err(io);
+    }
+    let Some(first) = rows.first() else {
+        return out.flush().map_err(io);
+    };
+    let mut cols = Vec::new();
+    for key in first.keys() {
+        let values: Vec<&serde_json::Value> = rows.iter().map(|r| &r[key]).collect();
+        let col = match values.iter().find(|v| !v.is_null()) {
+            Some(serde_json::Value::Number(n)) if n.is_f64() => Column::new(
+                key.as_str().into(),
+                values
+                    .iter()
+                    .map(|v| v.as_f64())
+                    .collect::<Vec<Option<f64>>>(),
+            ),
+            Some(serde_json::Value::Number(_)) => Column::new(
+                key.as_str().into(),
+                values
+                    .iter()
+                    .map(|v| v.as_i64())
+                    .collect::<Vec<Option<i64>>>(),
+            ),
+            Some(serde_json::Value::Array(_)) => {
+                let items = |v: &serde_json::Value| -> Vec<String> {
+                    v.as_array()
+                        .map(|a| {
+                            a.iter()
+                                .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                };
+                if format == Format::Csv {
+                    Column::new(
+                        key.as_str().into(),
+                        values
+                            .iter()
+                            .map(|v| items(v).join(LIST_SEPARATOR))
+                            .collect::<Vec<String>>(),
+                    )
+                } else {
+                    let series: Vec<Series> = values
+                        .iter()
+                        .map(|v| Series::new(PlSmallStr::EMPTY, items(v)))
+                        .collect();
+                    Column::new(key.as_str().into(), series)
+                }
+            }
+            _ => Column::new(
+                key.as_str().into(),
+                values
+                    .iter()
+                    .map(|v| {
+                        v.as_str()
+                            .map(str::to_string)
+                            .or_else(|| (!v.is_null()).then(|| v.to_string()))
+                    })
+                    .collect::<Vec<Option<String>>>(),
+            ),
+        };
+        cols.push(col);
+    }
+    let mut df = DataFrame::new(rows.len(), cols).map_err(|e| polars_err(path, e))?;
+    let r = match format {
+        Format::Csv => CsvWriter::new(&mut out)
+            .include_header(true)
+            .finish(&mut df),
+        _ => ParquetWriter::new(&mut out).finish(&mut df).map(|_| ()),
+    };
+    r.map_err(|e| polars_err(path, e))?;
+    out.flush().map_err(io)
 }
