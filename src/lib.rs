@@ -7,9 +7,11 @@
 //! timeouts, a cap on live flows and per-direction TCP reassembly; [`dissect`] reads the
 //! reassembled streams (TLS handshakes, DNS answers); [`fingerprint`] computes JA3/JA4 and
 //! certificate hashes from what the dissectors saw; [`features`] turns each flow into a named,
-//! versioned vector of timing and size features; [`output`] writes one record per flow as
-//! NDJSON, CSV or Parquet. [`extract`] drives the whole chain for a set of inputs, and [`cli`]
-//! maps the command line onto it.
+//! versioned vector of timing and size features; [`intel`] loads the pool feeds and matches
+//! flows against them; [`score`] turns protocol evidence, feed matches and (later) a model into
+//! a verdict per flow; [`output`] writes one record per flow as NDJSON, CSV or Parquet.
+//! [`extract`] drives the whole chain for a set of inputs, and [`cli`] maps the command line
+//! onto it.
 #![forbid(unsafe_code)]
 
 pub mod capture;
@@ -21,6 +23,8 @@ pub mod extract;
 pub mod features;
 pub mod fingerprint;
 pub mod flow;
+pub mod intel;
 pub mod output;
+pub mod score;
 
 pub use error::Error;

@@ -2,10 +2,14 @@
 //! library. This is the only module that knows about terminals (progress bars, summaries).
 
 mod extract;
+mod feed;
+mod score;
 
 use clap::{Parser, Subcommand};
 
-pub use extract::ExtractArgs;
+pub use extract::{ExtractArgs, FlowArgs, OutputArgs};
+pub use feed::{FeedArgs, FeedCommand};
+pub use score::ScoreArgs;
 
 /// poolscope: find cryptocurrency-mining traffic in packet captures.
 #[derive(Debug, Parser)]
@@ -21,11 +25,17 @@ pub struct Cli {
 pub enum Command {
     /// Read pcap/pcapng captures and write one record per flow with timing and size features.
     Extract(ExtractArgs),
+    /// Like extract, plus a verdict per flow (mining, suspect, benign), its score and reasons.
+    Score(ScoreArgs),
+    /// Manage the pool intelligence feeds: import, stats, check.
+    Feed(FeedArgs),
 }
 
 /// Runs a parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Extract(args) => extract::run(args),
+        Command::Score(args) => score::run(args),
+        Command::Feed(args) => feed::run(args),
     }
 }

@@ -1,0 +1,155 @@
+//! `poolscope score`: flows with verdicts, or one row per client host.
+
+use super::extract::{render_summary, run_pipeline, FlowArgs, OutputArgs};
+use crate::error::Error;
+use crate::intel::{Matcher, PoolFeed};
+use crate::output::{write_table, RecordWriter, VerdictColumns};
+use crate::score::{HostRollup, RunReport, Scorer, Verdict};
+use clap::Args;
+use std::path::PathBuf;
+
+/// Arguments of `poolscope score`.
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// Inputs and flow-table settings.
+    #[command(flatten)]
+    pub flows: FlowArgs,
+    /// Where and how to write.
+    #[command(flatten)]
+    pub out: OutputArgs,
+    /// Feed directory (pool domains, endpoints, certificates, fingerprints, allowlist).
+    /// Default: $POOLSCOPE_FEEDS, else ./feeds, else the feeds shipped with poolscope.
+    #[arg(long, conflicts_with = "no_feeds")]
+    pub feeds: Option<PathBuf>,
+    /// Score without any feed (protocol evidence and the model only).
+    #[arg(long)]
+    pub no_feeds: bool,
+    /// Write only flows (or hosts) at least this bad: benign, suspect or mining.
+    #[arg(long, default_value = "benign")]
+    pub min_verdict: String,
+    /// Write one row per client address (its mining flows, pools, first and last seen,
+    /// bytes) instead of one row per flow.
+    #[arg(long)]
+    pub by_host: bool,
+}
+
+/// The feeds directory to use when none is given.
+pub fn default_feeds_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("POOLSCOPE_FEEDS") {
+        return PathBuf::from(d);
+    }
+    let local = PathBuf::from("feeds");
+    if local.join("pool-domains.tsv").exists() {
+        return local;
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("feeds")
+}
+
+pub(super) fn run(args: ScoreArgs) -> anyhow::Result<i32> {
+    let checked = (|| -> Result<_, Error> {
+        let cfg = args.flows.config()?;
+        let format = args.out.format()?;
+        let min = Verdict::parse(&args.min_verdict).ok_or_else(|| {
+            Error::Usage(format!(
+                "unknown --min-verdict '{}' (benign, suspect or mining)",
+                args.min_verdict
+            ))
+        })?;
+        Ok((cfg, format, min))
+    })();
+    let (cfg, format, min) = match checked {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("poolscope: {e}");
+            return Ok(2);
+        }
+    };
+    let matcher = if args.no_feeds {
+        None
+    } else {
+        let dir = args.feeds.clone().unwrap_or_else(default_feeds_dir);
+        match PoolFeed::load(&dir) {
+            Ok(feed) => Some(Matcher::new(&feed)),
+            Err(e) => {
+                eprintln!("poolscope: {e}");
+                return Ok(2);
+            }
+        }
+    };
+    let scorer = Scorer::new(matcher, None);
+    let (out, out_path) = match args.out.open() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("poolscope: {e}");
+            return Ok(2);
+        }
+    };
+    let mut report = RunReport::default();
+    let mut hosts = HostRollup::default();
+    let (exit, summary) = if args.by_host {
+        let r = run_pipeline(&args.flows, cfg, &mut |rec| {
+            let s = scorer.score(&rec);
+            report.add(&rec, &s);
+            hosts.add(&rec, &s);
+            Ok(())
+        })?;
+        let rows: Vec<serde_json::Map<String, serde_json::Value>> = hosts
+            .rows(min)
+            .into_iter()
+            .map(|h| match serde_json::to_value(h) {
+                Ok(serde_json::Value::Object(m)) => m,
+                _ => serde_json::Map::new(),
+            })
+            .collect();
+        write_table(out, &out_path, format, &rows)?;
+        r
+    } else {
+        let mut writer = RecordWriter::new(out, out_path, format, true)?;
+        let r = run_pipeline(&args.flows, cfg, &mut |mut rec| {
+            let s = scorer.score(&rec);
+            report.add(&rec, &s);
+            if s.verdict < min {
+                return Ok(());
+            }
+            rec.verdict = Some(VerdictColumns {
+                verdict: s.verdict.as_str(),
+                score: s.score,
+                reasons: s.reasons,
+            });
+            writer.write(rec)
+        })?;
+        writer.finish()?;
+        r
+    };
+    if !args.flows.quiet {
+        eprint!("{}", render_summary(&summary));
+        eprint!("{}", render_report(&report));
+    }
+    Ok(exit)
+}
+
+/// Verdict counts, top pools and top hosts by mining flows.
+fn render_report(r: &RunReport) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let count = |v| r.verdicts.get(&v).copied().unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "poolscope: verdicts: mining {}, suspect {}, benign {}",
+        count(Verdict::Mining),
+        count(Verdict::Suspect),
+        count(Verdict::Benign)
+    );
+    for (label, rows) in [("pools", r.top_pools(10)), ("hosts", r.top_hosts(10))] {
+        if rows.is_empty() {
+            continue;
+        }
+        let list: Vec<String> = rows.iter().map(|(k, n)| format!("{k} ({n})")).collect();
+        let _ = writeln!(
+            out,
+            "poolscope: top {label} by mining flows: {}",
+            list.join(", ")
+        );
+    }
+    out
+}

@@ -1,0 +1,183 @@
+//! Verdicts: each flow record becomes `mining`, `suspect` or `benign`, with a score and the
+//! exact reasons.
+//!
+//! The evidence is weighed in a fixed order. A confirmed plaintext mining protocol is ground
+//! truth (`mining`, score 1). A strong feed match (a pool domain in the SNI, DNS names or
+//! certificate, a pool certificate, a pool address) is `mining`; the allowlist cancels feed
+//! matches, never an observed protocol. Weak hints (a pool port alone, a miner's TLS
+//! fingerprint, which default TLS stacks share) make a flow `suspect` at most. A classifier of
+//! flow shape plugs in through [`FlowModel`] and speaks for the flows nothing else settled.
+//! [`HostRollup`] answers the next question: which internal hosts mine, and where to.
+
+mod rollup;
+
+pub use rollup::{HostRollup, HostRow, RunReport};
+
+use crate::dissect::stratum::StratumInfo;
+use crate::intel::{FlowView, Matcher, Strength};
+use crate::output::FlowRecord;
+use serde::Serialize;
+
+/// How bad a flow looks, in increasing order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Nothing points at mining.
+    Benign,
+    /// A hint, or the model's lower threshold: worth a look, not proof.
+    Suspect,
+    /// A mining protocol was seen, or the flow reaches a listed pool.
+    Mining,
+}
+
+impl Verdict {
+    /// Name as written in outputs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Benign => "benign",
+            Verdict::Suspect => "suspect",
+            Verdict::Mining => "mining",
+        }
+    }
+
+    /// Parses `benign`, `suspect` or `mining`.
+    pub fn parse(s: &str) -> Option<Verdict> {
+        match s.to_ascii_lowercase().as_str() {
+            "benign" => Some(Verdict::Benign),
+            "suspect" => Some(Verdict::Suspect),
+            "mining" => Some(Verdict::Mining),
+            _ => None,
+        }
+    }
+}
+
+/// The verdict on one flow.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scored {
+    /// `mining`, `suspect` or `benign`.
+    pub verdict: Verdict,
+    /// 0 to 1: 1 for an observed mining protocol, 0.95 for a strong feed match, 0.5 for a
+    /// hint alone, the model's calibrated probability where the model decided, else 0.
+    pub score: f64,
+    /// Short strings that say exactly what matched, strongest first.
+    pub reasons: Vec<String>,
+}
+
+/// What a flow-shape model says about one flow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelOutput {
+    /// Calibrated probability that the flow is mining.
+    pub probability: f64,
+    /// The verdict by the model's own thresholds (`benign` below the suspect threshold).
+    pub verdict: Verdict,
+    /// The features that drove the decision, most important first, as `name=value`.
+    pub top_features: Vec<String>,
+}
+
+/// A classifier of flow shape, for flows that neither a protocol nor a feed settled.
+pub trait FlowModel: Send + Sync {
+    /// Scores one flow record.
+    fn predict(&self, rec: &FlowRecord) -> ModelOutput;
+}
+
+/// Score given to a strong feed match.
+pub const FEED_SCORE: f64 = 0.95;
+/// Score given to a weak hint alone.
+pub const HINT_SCORE: f64 = 0.5;
+
+/// Turns flow records into verdicts with the feeds and, when given, a model.
+#[derive(Default)]
+pub struct Scorer {
+    matcher: Option<Matcher>,
+    model: Option<Box<dyn FlowModel>>,
+}
+
+impl Scorer {
+    /// A scorer with feeds (or none, for `--no-feeds`) and an optional model.
+    pub fn new(matcher: Option<Matcher>, model: Option<Box<dyn FlowModel>>) -> Self {
+        Scorer { matcher, model }
+    }
+
+    /// The verdict on one flow.
+    pub fn score(&self, rec: &FlowRecord) -> Scored {
+        let mut reasons = Vec::new();
+        let mut verdict = Verdict::Benign;
+        let mut score: f64 = 0.0;
+        if let Some(st) = &rec.stratum {
+            verdict = Verdict::Mining;
+            score = 1.0;
+            reasons.push(stratum_reason(st));
+            if let Some(agent) = &st.agent {
+                reasons.push(format!("stratum:agent:{agent}"));
+            }
+        }
+        if let Some(m) = &self.matcher {
+            let view = FlowView::from_tls(rec.dst_ip, rec.dst_port, &rec.tls, &rec.dns_names);
+            let mut matches = m.match_flow(&view);
+            matches.sort_by_key(|m| m.strength);
+            for hit in &matches {
+                reasons.push(hit.reason());
+                if !hit.is_effective() {
+                    continue;
+                }
+                match hit.strength {
+                    Strength::Mining => {
+                        verdict = verdict.max(Verdict::Mining);
+                        score = score.max(FEED_SCORE);
+                    }
+                    Strength::Suspect => {
+                        verdict = verdict.max(Verdict::Suspect);
+                        score = score.max(HINT_SCORE);
+                    }
+                    Strength::Allowed => {}
+                }
+            }
+        }
+        if verdict != Verdict::Mining {
+            if let Some(model) = &self.model {
+                let out = model.predict(rec);
+                if out.verdict > verdict {
+                    verdict = out.verdict;
+                }
+                score = score.max(out.probability);
+                let mut r = format!("model:{:.2}", out.probability);
+                if !out.top_features.is_empty() {
+                    r.push_str(&format!(" ({})", out.top_features.join(", ")));
+                }
+                reasons.push(r);
+            }
+        }
+        Scored {
+            verdict,
+            score,
+            reasons,
+        }
+    }
+}
+
+/// `stratum:<dialect>:<the call that identifies the session>`, e.g. `stratum:xmr:login`.
+fn stratum_reason(st: &StratumInfo) -> String {
+    const IDENTIFYING: &[&str] = &[
+        "login",
+        "mining.subscribe",
+        "mining.authorize",
+        "eth_submitLogin",
+        "getblocktemplate",
+        "getwork",
+        "eth_getWork",
+        "mining.notify",
+        "job",
+        "submit",
+        "mining.submit",
+    ];
+    let call = IDENTIFYING
+        .iter()
+        .find(|m| st.methods.contains_key(**m))
+        .map(|m| m.to_string())
+        .or_else(|| st.methods.keys().next().cloned())
+        .unwrap_or_default();
+    format!("stratum:{}:{call}", st.dialect)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,322 @@
+//! `poolscope score` and `poolscope feed` end to end: every mining flow of the mining captures
+//! is flagged with its reasons, benign captures give no `mining` verdict with the shipped feeds
+//! on, and the feed commands behave like the tools analysts know.
+
+mod common;
+use common::*;
+use serde_json::Value;
+
+fn score(args: &[&str]) -> (i32, Vec<Value>, String) {
+    let mut full = vec!["score", "-q"];
+    full.extend_from_slice(args);
+    let out = poolscope(&full);
+    let recs = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("NDJSON"))
+        .collect();
+    (
+        out.status.code().unwrap_or(-1),
+        recs,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn reasons(r: &Value) -> Vec<String> {
+    r["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The mining flows of the mining captures, as their own references name them: nDPI's four
+/// Mining flows in mining.pcapng, the one pool session of each nanopool capture and of each
+/// plaintext lab capture.
+#[test]
+fn every_mining_flow_of_the_mining_captures_is_flagged_with_reasons() {
+    for (f, servers) in [
+        (
+            "mining.pcapng",
+            vec![
+                ("94.23.199.191", 3333),
+                ("185.71.66.39", 9999),
+                ("178.32.196.217", 9050),
+                ("116.211.167.195", 3333),
+            ],
+        ),
+        ("xmrig-rx-plain.pcap", vec![("127.0.0.1", 3333)]),
+        ("xmrig-gr-plain.pcap", vec![("127.0.0.1", 3335)]),
+    ] {
+        let (code, recs, err) = score(&[data(&format!("pcap/{f}")).to_str().unwrap()]);
+        assert_eq!(code, 0, "{err}");
+        for (ip, port) in servers {
+            let r = recs
+                .iter()
+                .find(|r| r["dst_ip"] == ip && r["dst_port"] == port)
+                .unwrap_or_else(|| panic!("{f}: no flow to {ip}:{port}"));
+            assert_eq!(r["verdict"], "mining", "{f} {ip}:{port}: {:?}", reasons(r));
+            assert_eq!(r["score"], 1.0);
+            assert!(reasons(r)[0].starts_with("stratum:"), "{:?}", reasons(r));
+        }
+    }
+    for f in [
+        "xmr-eu1.nanopool.org.pcapng",
+        "zec-eu1.nanopool.org.pcapng",
+        "eth-eu1.nanopool.org.pcapng",
+    ] {
+        let (_, recs, _) = score(&[data(&format!("pcap/{f}")).to_str().unwrap()]);
+        let mining: Vec<_> = recs.iter().filter(|r| r["verdict"] == "mining").collect();
+        assert_eq!(mining.len(), 1, "{f}");
+    }
+}
+
+/// The same captures with the protocol hidden from the scorer's view cannot be told by
+/// stratum: the feeds alone still name listed pools (sMaSheD lists these endpoints).
+#[test]
+fn feeds_name_listed_pool_endpoints() {
+    let (_, recs, _) = score(&[data("pcap/mining.pcapng").to_str().unwrap()]);
+    let r = recs
+        .iter()
+        .find(|r| r["dst_ip"] == "178.32.196.217" && r["dst_port"] == 9050)
+        .unwrap();
+    assert!(
+        reasons(r)
+            .iter()
+            .any(|x| x.starts_with("feed:endpoint:178.32.196.217")),
+        "{:?}",
+        reasons(r)
+    );
+}
+
+#[test]
+fn benign_fixtures_are_never_mining_and_suspects_say_why() {
+    for f in [
+        "bitcoin.pcap",
+        "ethereum.pcap",
+        "android.pcap",
+        "benign-chat.pcap",
+        "benign-mqtt-heartbeat.pcap",
+        "benign-sse-push.pcap",
+    ] {
+        let (code, recs, _) = score(&[data(&format!("pcap/{f}")).to_str().unwrap()]);
+        assert_eq!(code, 0);
+        assert!(!recs.is_empty());
+        for r in &recs {
+            assert_ne!(r["verdict"], "mining", "{f}: {:?}", reasons(r));
+            if r["verdict"] == "suspect" {
+                assert!(
+                    reasons(r).iter().all(|x| x.starts_with("hint:")),
+                    "{f}: {:?}",
+                    reasons(r)
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn corpus_benign_captures_are_never_mining() {
+    let Some(root) = corpus() else {
+        eprintln!("POOLSCOPE_CORPUS not set: corpus comparison not run");
+        return;
+    };
+    let mut bad = Vec::new();
+    let mut n = 0;
+    for dir in ["ndpi/pcap", "foxio-ja4/pcap", "suricata-verify/pcap", "lab"] {
+        for e in std::fs::read_dir(root.join(dir)).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_str().unwrap().to_string();
+            if name == "mining.pcapng"
+                || name.starts_with("xmrig-")
+                || name.ends_with(".tsv")
+                || p.is_dir()
+            {
+                continue;
+            }
+            let (_, recs, _) = score(&["--min-verdict", "mining", p.to_str().unwrap()]);
+            n += 1;
+            for r in recs {
+                bad.push(format!("{name}: {} {:?}", r["dst_ip"], reasons(&r)));
+            }
+        }
+    }
+    assert!(n > 250);
+    assert!(
+        bad.is_empty(),
+        "{} benign flows scored mining:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}
+
+#[test]
+fn min_verdict_keeps_only_flagged_flows_and_no_feeds_turns_feeds_off() {
+    let cap = data("pcap/mining.pcapng");
+    let (_, all, _) = score(&[cap.to_str().unwrap()]);
+    let (_, flagged, _) = score(&["--min-verdict", "suspect", cap.to_str().unwrap()]);
+    assert!(all.len() > flagged.len() || all.iter().all(|r| r["verdict"] != "benign"));
+    assert!(flagged.iter().all(|r| r["verdict"] != "benign"));
+    let (_, nofeeds, _) = score(&["--no-feeds", cap.to_str().unwrap()]);
+    assert!(nofeeds
+        .iter()
+        .flat_map(reasons)
+        .all(|x| !x.starts_with("feed:") && !x.starts_with("hint:")));
+    assert_eq!(
+        nofeeds.iter().filter(|r| r["verdict"] == "mining").count(),
+        4
+    );
+    let (code, _, err) = score(&["--min-verdict", "bad", cap.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--min-verdict"), "{err}");
+}
+
+#[test]
+fn by_host_rolls_flows_up_per_client() {
+    let (code, rows, err) = score(&[
+        "--by-host",
+        "--min-verdict",
+        "mining",
+        data("pcap/mining.pcapng").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    // nDPI's listing: 192.168.2.148 has two mining flows, 147.229.13.222 and 192.168.2.92 one.
+    let host = |h: &str| {
+        rows.iter()
+            .find(|r| r["host"] == h)
+            .unwrap_or_else(|| panic!("{h}"))
+    };
+    assert_eq!(host("192.168.2.148")["mining_flows"], 2);
+    assert_eq!(host("192.168.2.148")["pools"].as_array().unwrap().len(), 2);
+    assert_eq!(host("147.229.13.222")["mining_flows"], 1);
+    assert_eq!(host("192.168.2.92")["mining_flows"], 1);
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0]["host"], "192.168.2.148", "most mining flows first");
+}
+
+#[test]
+fn summary_names_verdicts_top_pools_and_hosts() {
+    let out = poolscope(&[
+        "score",
+        data("pcap/mining.pcapng").to_str().unwrap(),
+        "-o",
+        "/dev/null",
+        "--format",
+        "csv",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("verdicts: mining 4"), "{err}");
+    assert!(err.contains("top pools by mining flows: "), "{err}");
+    assert!(
+        err.contains("top hosts by mining flows: 192.168.2.148 (2)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn scored_csv_and_parquet_carry_the_verdict_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    for ext in ["csv", "parquet"] {
+        let p = dir.path().join(format!("s.{ext}"));
+        let out = poolscope(&[
+            "score",
+            "-q",
+            data("pcap/mining.pcapng").to_str().unwrap(),
+            "-o",
+            p.to_str().unwrap(),
+        ]);
+        assert!(out.status.success());
+        assert!(std::fs::metadata(&p).unwrap().len() > 0);
+    }
+    let text = std::fs::read_to_string(dir.path().join("s.csv")).unwrap();
+    let header = text.lines().next().unwrap();
+    assert!(
+        header.contains(",capture,verdict,score,reasons,tls_version,"),
+        "{header}"
+    );
+}
+
+#[test]
+fn feed_check_answers_like_grep() {
+    // CoinBlockerLists lists xmr.nanopool.org: a name below it matches on the label boundary,
+    // a name that merely ends with the same letters does not.
+    let out = poolscope(&["feed", "check", "eu.xmr.nanopool.org"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .contains("feed:domain:xmr.nanopool.org (coinblockerlists 2018-06-06)"));
+    let out = poolscope(&["feed", "check", "notnanopool.org"]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = poolscope(&["feed", "stats"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("pool-domains.tsv"));
+}
+
+#[test]
+fn feed_import_adds_deduplicated_rows_with_provenance_and_bad_files_name_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("mylist.txt");
+    std::fs::write(
+        &list,
+        "# my pools\n0.0.0.0 pool.mine.example\n0.0.0.0 pool.mine.example\n",
+    )
+    .unwrap();
+    let feeds = dir.path().join("feeds");
+    let imp = |extra: &[&str]| {
+        let mut a = vec![
+            "feed",
+            "--feeds",
+            feeds.to_str().unwrap(),
+            "import",
+            "hosts",
+            list.to_str().unwrap(),
+            "--source",
+            "mine",
+            "--date",
+            "2026-11-27",
+        ];
+        a.extend_from_slice(extra);
+        poolscope(&a)
+    };
+    let out = imp(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(feeds.join("pool-domains.tsv")).unwrap();
+    assert_eq!(text.matches("pool.mine.example").count(), 1, "{text}");
+    assert!(text.contains("mine\t2026-11-27"), "{text}");
+    // A second import of the same list adds nothing.
+    assert!(imp(&[]).status.success());
+    let again = std::fs::read_to_string(feeds.join("pool-domains.tsv")).unwrap();
+    assert_eq!(again.matches("pool.mine.example").count(), 1);
+    let out = poolscope(&[
+        "feed",
+        "--feeds",
+        feeds.to_str().unwrap(),
+        "check",
+        "a.pool.mine.example",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    // A broken feed file is an error naming file and line, and scoring refuses to run on it.
+    std::fs::write(
+        feeds.join("pool-endpoints.tsv"),
+        "ip\tport\tcoin\thost\tsource\tdate\n1.2.3.4\tnot-a-port\t\t\tx\t2026-01-01\n",
+    )
+    .unwrap();
+    let out = poolscope(&[
+        "score",
+        "-q",
+        "--feeds",
+        feeds.to_str().unwrap(),
+        data("pcap/zug.pcap").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("pool-endpoints.tsv:2"), "{err}");
+}
