@@ -259,15 +259,7 @@ fn index_of_min(values: impl Iterator<Item = f64>) -> Option<usize> {
 mod tests {
     use super::*;
     use crate::dissect::dns::parser::parse_message;
-    use crate::dissect::dns::testdata::message;
-
-    fn res(addr: &str, names: &[&str], ttl: u32) -> DnsResolution {
-        DnsResolution {
-            addr: addr.parse().unwrap(),
-            names: names.iter().map(|n| n.to_string()).collect(),
-            ttl,
-        }
-    }
+    use crate::dissect::dns::testdata::{message, res};
 
     fn ip(addr: &str) -> IpAddr {
         addr.parse().unwrap()

@@ -319,15 +319,7 @@ fn name_string(name: &Name) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dissect::dns::testdata::{self, message, tshark, wire, MALFORMED, VECTORS};
-
-    fn res(addr: &str, names: &[&str], ttl: u32) -> DnsResolution {
-        DnsResolution {
-            addr: addr.parse().unwrap(),
-            names: names.iter().map(|n| n.to_string()).collect(),
-            ttl,
-        }
-    }
+    use crate::dissect::dns::testdata::{self, message, res, tshark, wire, MALFORMED, VECTORS};
 
     /// Every well-formed vector against tshark's decode: one resolution per A/AAAA answer, in
     /// order, with tshark's address, TTL and owner; each chain linked by tshark's CNAMEs, as

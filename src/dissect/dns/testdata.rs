@@ -169,3 +169,12 @@ pub mod wire {
         out
     }
 }
+
+/// A resolution built by hand for expectations.
+pub fn res(addr: &str, names: &[&str], ttl: u32) -> super::DnsResolution {
+    super::DnsResolution {
+        addr: addr.parse().unwrap(),
+        names: names.iter().map(|n| n.to_string()).collect(),
+        ttl,
+    }
+}
