@@ -4,7 +4,7 @@
 //! are complete and independent, and each input has its own DNS name table.
 
 use crate::capture::{read_capture, CaptureEnd, RawPacket};
-use crate::decode::{tcp_flags, Decoder, Packet, Skip, Transport};
+use crate::decode::{tcp_flags, Decoder, Transport};
 use crate::dissect::dns::{DnsCounters, DnsResolution, DnsTcpStream, NameTable};
 use crate::dissect::stratum::StratumDissector;
 use crate::dissect::tls::{TlsDissector, TlsInfo};
@@ -306,10 +306,9 @@ impl Extractor {
 
     fn packet(&mut self, raw: &RawPacket<'_>, capture: &Arc<str>) {
         let ts = raw.ts as f64 / 1e9;
-        let pkt: Packet<'_> = match self.decoder.decode(raw.linktype, raw.data, raw.ts) {
-            Ok(p) => p,
-            Err(Skip::FragmentHeld) => return,
-            Err(_) => return,
+        // Skips are counted by the decoder itself, by reason, for the summary.
+        let Ok(pkt) = self.decoder.decode(raw.linktype, raw.data, raw.ts) else {
+            return;
         };
         self.summary.packets += 1;
         let (protocol, sport, dport, flags) = match pkt.transport {

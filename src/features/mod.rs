@@ -308,11 +308,6 @@ impl FlowStats {
         }
     }
 
-    /// Time of the first packet.
-    pub fn first_ts(&self) -> f64 {
-        self.first_ts
-    }
-
     /// Time of the last packet.
     pub fn last_ts(&self) -> f64 {
         self.last_ts.unwrap_or(self.first_ts)
