@@ -11,7 +11,8 @@
 //! flows against them; [`score`] turns protocol evidence, feed matches and (later) a model into
 //! a verdict per flow; [`output`] writes one record per flow as NDJSON, CSV or Parquet.
 //! [`extract`] drives the whole chain for a set of inputs, and [`cli`] maps the command line
-//! onto it.
+//! onto it. [`probe`] is the only part that sends traffic: it refreshes the certificate feed by
+//! connecting to pool endpoints, and confirms suspected pools on request.
 #![forbid(unsafe_code)]
 
 pub mod capture;
@@ -25,6 +26,7 @@ pub mod fingerprint;
 pub mod flow;
 pub mod intel;
 pub mod output;
+pub mod probe;
 pub mod score;
 
 pub use error::Error;

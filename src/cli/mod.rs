@@ -27,7 +27,7 @@ pub enum Command {
     Extract(ExtractArgs),
     /// Like extract, plus a verdict per flow (mining, suspect, benign), its score and reasons.
     Score(ScoreArgs),
-    /// Manage the pool intelligence feeds: import, stats, check.
+    /// Manage the pool intelligence feeds: import, stats, check, refresh, probe, learn.
     Feed(FeedArgs),
 }
 

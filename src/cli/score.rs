@@ -6,6 +6,8 @@ use crate::intel::{Matcher, PoolFeed};
 use crate::output::{write_table, RecordWriter, VerdictColumns};
 use crate::score::{HostRollup, RunReport, Scorer, Verdict};
 use clap::Args;
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 /// Arguments of `poolscope score`.
@@ -31,6 +33,11 @@ pub struct ScoreArgs {
     /// bytes) instead of one row per flow.
     #[arg(long)]
     pub by_host: bool,
+    /// Probe the server of every `suspect` flow (TLS, then a Stratum login/subscribe with a
+    /// dummy worker) and call it mining if it answers like a pool. SENDS TRAFFIC to those
+    /// servers; off by default.
+    #[arg(long)]
+    pub confirm: bool,
 }
 
 /// The feeds directory to use when none is given.
@@ -77,6 +84,31 @@ pub(super) fn run(args: ScoreArgs) -> anyhow::Result<i32> {
         }
     };
     let scorer = Scorer::new(matcher, None);
+    let probe_opts = crate::probe::ProbeOptions::default();
+    // One probe per server (and SNI), however many suspect flows reach it.
+    let mut probed: HashMap<(IpAddr, u16, Option<String>), crate::probe::ProbeOutcome> =
+        HashMap::new();
+    let mut judge = |rec: &crate::output::FlowRecord| {
+        let mut s = scorer.score(rec);
+        if args.confirm && s.verdict == Verdict::Suspect {
+            let o = probed
+                .entry((rec.dst_ip, rec.dst_port, rec.tls.sni.clone()))
+                .or_insert_with(|| {
+                    crate::probe::confirm_endpoint(
+                        rec.dst_ip,
+                        rec.dst_port,
+                        rec.tls.sni.as_deref(),
+                        &probe_opts,
+                    )
+                });
+            s.reasons.insert(0, o.reason());
+            if o.answers_like_pool() {
+                s.verdict = Verdict::Mining;
+                s.score = s.score.max(crate::score::FEED_SCORE);
+            }
+        }
+        s
+    };
     let (out, out_path) = match args.out.open() {
         Ok(o) => o,
         Err(e) => {
@@ -88,7 +120,7 @@ pub(super) fn run(args: ScoreArgs) -> anyhow::Result<i32> {
     let mut hosts = HostRollup::default();
     let (exit, summary) = if args.by_host {
         let r = run_pipeline(&args.flows, cfg, &mut |rec| {
-            let s = scorer.score(&rec);
+            let s = judge(&rec);
             report.add(&rec, &s);
             hosts.add(&rec, &s);
             Ok(())
@@ -106,7 +138,7 @@ pub(super) fn run(args: ScoreArgs) -> anyhow::Result<i32> {
     } else {
         let mut writer = RecordWriter::new(out, out_path, format, true)?;
         let r = run_pipeline(&args.flows, cfg, &mut |mut rec| {
-            let s = scorer.score(&rec);
+            let s = judge(&rec);
             report.add(&rec, &s);
             if s.verdict < min {
                 return Ok(());
