@@ -501,6 +501,8 @@ impl Extractor {
             dns_names,
             stratum,
             features: s.features(),
+            model_rows: Vec::new(),
+            model_schema: "",
         }
     }
 }

@@ -127,6 +127,13 @@ pub struct FlowRecord {
     pub stratum: Option<StratumInfo>,
     /// Feature values in [`FEATURES`] order; NaN = missing.
     pub features: Vec<f64>,
+    /// What the flow-shape model reads: one row per time window of the flow (packet
+    /// captures) or per stitched conversation (flow exports), in the order of the schema
+    /// named by `model_schema`. Not written by `extract`; empty when nothing was computed.
+    pub model_rows: Vec<Vec<f32>>,
+    /// Name of the feature schema of `model_rows` (`shape-v1` for captures, `netflow-v1` for
+    /// flow exports); a model refuses rows of another schema.
+    pub model_schema: &'static str,
 }
 
 /// A feature value as written: integers for counts, null for missing values.
@@ -168,6 +175,8 @@ impl Serialize for FlowRecord {
             dns_names,
             stratum,
             features,
+            model_rows: _,
+            model_schema: _,
         } = self;
         let mut m = s.serialize_map(Some(
             CORE_COLUMNS.len() + DISSECTOR_COLUMNS.len() + FEATURES.len(),

@@ -33,6 +33,8 @@ fn record(dst: &str, port: u16) -> FlowRecord {
         dns_names: Vec::new(),
         stratum: None,
         features: vec![f64::NAN; FEATURES.len()],
+        model_rows: Vec::new(),
+        model_schema: "",
     }
 }
 
