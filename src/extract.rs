@@ -9,6 +9,7 @@ use crate::dissect::dns::{DnsCounters, DnsResolution, DnsTcpStream, NameTable};
 use crate::dissect::stratum::StratumDissector;
 use crate::dissect::tls::{TlsDissector, TlsInfo};
 use crate::error::Result;
+use crate::features::shape::{ShapePacket, ShapeStats, TlsParams, SHAPE_SCHEMA};
 use crate::features::{FlowStats, PacketObs};
 use crate::flow::reassembly::{Chunk, ReassemblyConfig, SegmentKind, StreamReassembler};
 use crate::flow::table::TableStats;
@@ -63,6 +64,7 @@ impl StratumState {
 /// Per-flow state the pipeline keeps in the flow table.
 pub struct FlowState {
     stats: FlowStats,
+    shape: ShapeStats,
     tcp: Option<Box<[StreamReassembler; 2]>>,
     tls: TlsState,
     dns: Option<Box<DnsTcpStream>>,
@@ -87,6 +89,7 @@ impl FlowState {
         };
         FlowState {
             stats: FlowStats::new(ts),
+            shape: ShapeStats::new(ts),
             tcp,
             tls,
             dns,
@@ -141,6 +144,30 @@ fn settle_stratum(stratum: &mut StratumState, reasm: &mut [StreamReassembler; 2]
         } else if !d.wants_more() {
             *stratum = StratumState::NotMining;
         }
+    }
+}
+
+/// The record costs of a flow's TLS session, once its ServerHello was read.
+fn tls_params(tls: &TlsState) -> Option<TlsParams> {
+    match tls {
+        TlsState::Parsing(d) => d.server_hello().and_then(|sh| {
+            let v = sh.negotiated_version();
+            let name = if v == 0x0304 || v & 0xff00 == 0x7f00 {
+                "1.3"
+            } else {
+                "1.2"
+            };
+            TlsParams::from_negotiated(Some(name), Some(sh.cipher))
+        }),
+        TlsState::Done(Some(info)) => {
+            let cipher = info
+                .ja3s_string
+                .as_deref()
+                .and_then(|s| s.split(',').nth(1))
+                .and_then(|c| c.parse().ok());
+            TlsParams::from_negotiated(info.tls_version.as_deref(), cipher)
+        }
+        TlsState::Done(None) => None,
     }
 }
 
@@ -343,6 +370,7 @@ impl Extractor {
             dns,
             stratum,
             stats,
+            shape,
             ..
         } = &mut entry.state;
         let resolutions = &mut self.resolutions;
@@ -394,6 +422,16 @@ impl Extractor {
             wire_len: raw.wire_len,
             payload_len: pkt.payload_len,
             tcp_flags: flags.unwrap_or(0),
+            retransmission,
+        });
+        if pkt.payload_len > 0 && shape.wants_tls_params() {
+            shape.set_tls_params(tls_params(tls));
+        }
+        shape.packet(&ShapePacket {
+            ts,
+            dir,
+            payload: pkt.payload,
+            payload_len: pkt.payload_len,
             retransmission,
         });
         if ts - self.last_expire >= EXPIRE_EVERY_S {
@@ -472,6 +510,7 @@ impl Extractor {
             Protocol::Tcp => self.summary.tcp_flows += 1,
             Protocol::Udp => self.summary.udp_flows += 1,
         }
+        let model_rows = std::mem::replace(&mut entry.state.shape, ShapeStats::new(0.0)).finish();
         let s = &entry.state.stats;
         self.summary.retransmissions += s.dir[0].retransmissions + s.dir[1].retransmissions;
         let [c, sv] = &s.dir;
@@ -501,8 +540,8 @@ impl Extractor {
             dns_names,
             stratum,
             features: s.features(),
-            model_rows: Vec::new(),
-            model_schema: "",
+            model_rows,
+            model_schema: SHAPE_SCHEMA,
         }
     }
 }

@@ -4,12 +4,14 @@
 mod extract;
 mod feed;
 mod score;
+mod train;
 
 use clap::{Parser, Subcommand};
 
 pub use extract::{ExtractArgs, FlowArgs, OutputArgs};
 pub use feed::{FeedArgs, FeedCommand};
 pub use score::ScoreArgs;
+pub use train::{DataArgs, EvalArgs, FeatureSet, HyperArgs, TrainArgs};
 
 /// poolscope: find cryptocurrency-mining traffic in packet captures.
 #[derive(Debug, Parser)]
@@ -27,6 +29,12 @@ pub enum Command {
     Extract(ExtractArgs),
     /// Like extract, plus a verdict per flow (mining, suspect, benign), its score and reasons.
     Score(ScoreArgs),
+    /// Train the flow-shape classifier on labelled flows; writes a model file with its
+    /// grouped cross-validation metrics.
+    Train(TrainArgs),
+    /// Measure a model, or hyperparameters, on labelled flows: grouped cross-validation by
+    /// pool, threshold table, feature importances.
+    Eval(EvalArgs),
     /// Manage the pool intelligence feeds: import, stats, check, refresh, probe, learn.
     Feed(FeedArgs),
 }
@@ -37,5 +45,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Extract(args) => extract::run(args),
         Command::Score(args) => score::run(args),
         Command::Feed(args) => feed::run(args),
+        Command::Train(args) => train::run_train(args),
+        Command::Eval(args) => train::run_eval(args),
     }
 }

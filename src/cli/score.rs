@@ -26,6 +26,13 @@ pub struct ScoreArgs {
     /// Score without any feed (protocol evidence and the model only).
     #[arg(long)]
     pub no_feeds: bool,
+    /// Flow-shape model for the flows no protocol or feed settled. Default:
+    /// $POOLSCOPE_MODEL, else ./models/default.model, else the model shipped with poolscope.
+    #[arg(long, conflicts_with = "no_model")]
+    pub model: Option<PathBuf>,
+    /// Score without the model (protocol evidence and feeds only).
+    #[arg(long)]
+    pub no_model: bool,
     /// Write only flows (or hosts) at least this bad: benign, suspect or mining.
     #[arg(long, default_value = "benign")]
     pub min_verdict: String,
@@ -38,6 +45,18 @@ pub struct ScoreArgs {
     /// servers; off by default.
     #[arg(long)]
     pub confirm: bool,
+}
+
+/// The model file to use when none is given.
+pub fn default_model_path() -> PathBuf {
+    if let Some(d) = std::env::var_os("POOLSCOPE_MODEL") {
+        return PathBuf::from(d);
+    }
+    let local = PathBuf::from("models/default.model");
+    if local.exists() {
+        return local;
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/default.model")
 }
 
 /// The feeds directory to use when none is given.
@@ -83,7 +102,19 @@ pub(super) fn run(args: ScoreArgs) -> anyhow::Result<i32> {
             }
         }
     };
-    let scorer = Scorer::new(matcher, None);
+    let model: Option<Box<dyn crate::score::FlowModel>> = if args.no_model {
+        None
+    } else {
+        let path = args.model.clone().unwrap_or_else(default_model_path);
+        match crate::model::Model::load(&path) {
+            Ok(m) => Some(Box::new(m)),
+            Err(e) => {
+                eprintln!("poolscope: {e:#}");
+                return Ok(2);
+            }
+        }
+    };
+    let scorer = Scorer::new(matcher, model);
     let probe_opts = crate::probe::ProbeOptions::default();
     // One probe per server (and SNI), however many suspect flows reach it.
     let mut probed: HashMap<(IpAddr, u16, Option<String>), crate::probe::ProbeOutcome> =

@@ -9,6 +9,8 @@
 
 use crate::flow::direction::Direction;
 
+pub mod shape;
+
 /// Version of the feature schema; models record it and refuse another.
 pub const FEATURE_SCHEMA_VERSION: &str = "flow-v1";
 

@@ -307,6 +307,9 @@ impl<S> FlowTable<S> {
             head: NIL,
             tail: NIL,
         }; 3];
+        // The next capture may be older than this one: its clock starts afresh, or every flow
+        // in it would look idle against this capture's last timestamp.
+        self.now = f64::NEG_INFINITY;
         all.sort_by_key(|e| e.id);
         for e in all {
             ended(e, EndReason::EndOfCapture);

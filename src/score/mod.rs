@@ -76,8 +76,9 @@ pub struct ModelOutput {
 
 /// A classifier of flow shape, for flows that neither a protocol nor a feed settled.
 pub trait FlowModel: Send + Sync {
-    /// Scores one flow record.
-    fn predict(&self, rec: &FlowRecord) -> ModelOutput;
+    /// Scores one flow record; None when the model does not apply to it (another feature
+    /// schema, or a flow without the messages the model reads).
+    fn predict(&self, rec: &FlowRecord) -> Option<ModelOutput>;
 }
 
 /// Score given to a strong feed match.
@@ -134,8 +135,7 @@ impl Scorer {
             }
         }
         if verdict != Verdict::Mining {
-            if let Some(model) = &self.model {
-                let out = model.predict(rec);
+            if let Some(out) = self.model.as_ref().and_then(|m| m.predict(rec)) {
                 if out.verdict > verdict {
                     verdict = out.verdict;
                 }

@@ -144,12 +144,12 @@ fn nothing_known_is_benign_and_without_feeds_a_domain_is_nothing() {
 struct Fixed(f64, Verdict);
 
 impl FlowModel for Fixed {
-    fn predict(&self, _rec: &FlowRecord) -> ModelOutput {
-        ModelOutput {
+    fn predict(&self, _rec: &FlowRecord) -> Option<ModelOutput> {
+        Some(ModelOutput {
             probability: self.0,
             verdict: self.1,
             top_features: vec!["push_iat_cv=0.01".into()],
-        }
+        })
     }
 }
 

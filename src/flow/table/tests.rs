@@ -228,3 +228,26 @@ fn memory_stays_bounded_under_many_flows() {
     }
     assert_eq!(h.t.slots.len(), 100, "slots are reused, not grown");
 }
+
+/// A capture older than the one before it (files read in any order) keeps its flows whole:
+/// draining at the end of a capture restarts the clock.
+#[test]
+fn an_older_capture_after_a_newer_one_keeps_its_flows() {
+    let mut h = Harness::new(FlowConfig::default());
+    let newer = key(Protocol::Tcp, "10.0.0.1", 40000, "10.0.0.2", 443);
+    h.pkt(newer, 1_600_000_000.0, Some(SYN));
+    h.drain();
+    let older = key(Protocol::Tcp, "10.0.0.1", 40001, "10.0.0.3", 3333);
+    h.pkt(older, 1_500_000_000.0, Some(SYN));
+    for i in 1..20 {
+        let t = 1_500_000_000.0 + i as f64 * 30.0;
+        h.expire(t);
+        h.pkt(older, t, Some(ACK));
+    }
+    h.drain();
+    let ids: Vec<(u64, EndReason)> = h.ended.iter().map(|e| (e.0, e.2)).collect();
+    assert_eq!(
+        ids,
+        vec![(1, EndReason::EndOfCapture), (2, EndReason::EndOfCapture)]
+    );
+}

@@ -1,0 +1,668 @@
+//! Training data: flows with their model rows, where they came from, and their labels.
+//!
+//! Flows come from captures (run through the extractor) or from window tables (written by
+//! `poolscope extract --windows` or `poolscope train --save-table`). Labels come, strongest
+//! first, from a labels file, from the Stratum dissector (a confirmed plaintext mining protocol
+//! is mining), from the feeds (a flow to a listed pool is mining) and from whole captures
+//! declared mining or benign. A flow with no label is left out of training and counted.
+
+use crate::features::shape::{SHAPE_FEATURES, SHAPE_SCHEMA};
+use crate::intel::{FlowView, Matcher, Strength};
+use crate::output::{write_table, FlowRecord, Format};
+use anyhow::{anyhow, bail, Context, Result};
+use polars::prelude::*;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::Path;
+
+/// What identifies a flow and what labelling rules look at.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FlowMeta {
+    /// Input file the flow came from.
+    pub capture: String,
+    /// Flow id within that input.
+    pub flow_id: u64,
+    /// `tcp` or `udp`.
+    pub transport: String,
+    /// Client address.
+    pub src_ip: Option<IpAddr>,
+    /// Client port.
+    pub src_port: u16,
+    /// Server address.
+    pub dst_ip: Option<IpAddr>,
+    /// Server port.
+    pub dst_port: u16,
+    /// TLS server name.
+    pub sni: Option<String>,
+    /// DNS names of the server address.
+    pub dns_names: Vec<String>,
+    /// Server certificate SHA-1.
+    pub cert_sha1: Option<String>,
+    /// Server certificate SHA-256.
+    pub cert_sha256: Option<String>,
+    /// Client JA3.
+    pub ja3: Option<String>,
+    /// Client JA4.
+    pub ja4: Option<String>,
+    /// Stratum dialect when the dissector confirmed a mining protocol.
+    pub stratum: Option<String>,
+}
+
+impl FlowMeta {
+    /// The identity and labelling fields of a flow record.
+    pub fn from_record(rec: &FlowRecord) -> FlowMeta {
+        FlowMeta {
+            capture: rec.capture.to_string(),
+            flow_id: rec.flow_id,
+            transport: rec.transport.to_string(),
+            src_ip: Some(rec.src_ip),
+            src_port: rec.src_port,
+            dst_ip: Some(rec.dst_ip),
+            dst_port: rec.dst_port,
+            sni: rec.tls.sni.clone(),
+            dns_names: rec.dns_names.clone(),
+            cert_sha1: rec.tls.cert_sha1.clone(),
+            cert_sha256: rec.tls.cert_sha256.clone(),
+            ja3: rec.tls.ja3.clone(),
+            ja4: rec.tls.ja4.clone(),
+            stratum: rec.stratum.as_ref().map(|s| s.dialect.to_string()),
+        }
+    }
+
+    /// The pool a flow belongs to for grouped cross-validation: its TLS server name, else its
+    /// server address. All flows to one pool stay in one fold, so the held-out numbers say how
+    /// the model does on pools it never saw.
+    pub fn group(&self) -> String {
+        match (&self.sni, self.dst_ip) {
+            (Some(s), _) if !s.is_empty() => s.to_ascii_lowercase(),
+            (_, Some(ip)) => ip.to_string(),
+            _ => format!("{}#{}", self.capture, self.flow_id),
+        }
+    }
+
+    fn view(&self) -> FlowView<'_> {
+        FlowView {
+            server_ip: self.dst_ip,
+            server_port: Some(self.dst_port),
+            sni: self.sni.as_deref(),
+            dns_names: &self.dns_names,
+            cert_sha1: self.cert_sha1.as_deref(),
+            cert_sha256: self.cert_sha256.as_deref(),
+            ja3: self.ja3.as_deref(),
+            ja4: self.ja4.as_deref(),
+            ..FlowView::default()
+        }
+    }
+}
+
+/// One flow of a data set: identity, model rows, label.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainFlow {
+    /// Identity and labelling fields.
+    pub meta: FlowMeta,
+    /// Model rows (windows or conversations).
+    pub rows: Vec<Vec<f32>>,
+    /// True = mining, false = benign, None = unlabelled.
+    pub label: Option<bool>,
+    /// Which rule gave the label (`labels`, `stratum`, `feeds`, `capture`).
+    pub label_source: &'static str,
+}
+
+/// Whether the model speaks for a flow: TCP with application messages both ways. Handshakes
+/// alone, scans and UDP are left to the other rules; the same test applies in training and in
+/// scoring, so the model is only ever asked about the kind of flow it learned.
+pub fn eligible(transport: &str, schema: &str, rows: &[Vec<f32>]) -> bool {
+    if transport != "tcp" || rows.is_empty() {
+        return false;
+    }
+    if schema != SHAPE_SCHEMA {
+        return true;
+    }
+    let c = col_index("msgs_c2s_pm");
+    let s = col_index("msgs_s2c_pm");
+    rows.iter().any(|r| r[c] > 0.0 && r[s] > 0.0)
+}
+
+fn col_index(name: &str) -> usize {
+    SHAPE_FEATURES
+        .iter()
+        .position(|c| *c == name)
+        .expect("shape column")
+}
+
+/// One rule of a labels file: every given field must match.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LabelRule {
+    /// Capture path or file name; `*` matches any run of characters.
+    pub capture: Option<String>,
+    /// Client address.
+    pub src_ip: Option<IpAddr>,
+    /// Client port.
+    pub src_port: Option<u16>,
+    /// Server address.
+    pub dst_ip: Option<IpAddr>,
+    /// Server port.
+    pub dst_port: Option<u16>,
+    /// `tcp` or `udp`.
+    pub transport: Option<String>,
+    /// Server: an address, `address:port`, or a name matched against the SNI and DNS names
+    /// (equal, or a subdomain of it).
+    pub server: Option<String>,
+    /// True = mining.
+    pub mining: bool,
+}
+
+impl LabelRule {
+    /// True when every field the rule sets matches the flow.
+    pub fn matches(&self, m: &FlowMeta) -> bool {
+        if let Some(c) = &self.capture {
+            let name = Path::new(&m.capture)
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("");
+            if !glob(c, &m.capture) && !glob(c, name) {
+                return false;
+            }
+        }
+        if self.src_ip.is_some() && self.src_ip != m.src_ip {
+            return false;
+        }
+        if self.dst_ip.is_some() && self.dst_ip != m.dst_ip {
+            return false;
+        }
+        if self.src_port.is_some_and(|p| p != m.src_port)
+            || self.dst_port.is_some_and(|p| p != m.dst_port)
+        {
+            return false;
+        }
+        if self
+            .transport
+            .as_ref()
+            .is_some_and(|t| !t.eq_ignore_ascii_case(&m.transport))
+        {
+            return false;
+        }
+        if let Some(s) = &self.server {
+            return server_matches(s, m);
+        }
+        true
+    }
+}
+
+fn server_matches(s: &str, m: &FlowMeta) -> bool {
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return m.dst_ip == Some(ip);
+    }
+    if let Ok(sa) = s.parse::<std::net::SocketAddr>() {
+        return m.dst_ip == Some(sa.ip()) && m.dst_port == sa.port();
+    }
+    let s = s.to_ascii_lowercase();
+    let under = |n: &str| {
+        let n = n.to_ascii_lowercase();
+        n == s || n.ends_with(&format!(".{s}"))
+    };
+    m.sni.as_deref().is_some_and(under) || m.dns_names.iter().any(|n| under(n))
+}
+
+/// `*`-wildcard match of a whole string.
+fn glob(pattern: &str, s: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == s;
+    }
+    let mut rest = s;
+    for (i, p) in parts.iter().enumerate() {
+        if i == 0 {
+            let Some(r) = rest.strip_prefix(p) else {
+                return false;
+            };
+            rest = r;
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(p);
+        } else {
+            let Some(at) = rest.find(p) else {
+                return false;
+            };
+            rest = &rest[at + p.len()..];
+        }
+    }
+    true
+}
+
+/// Reads a labels CSV: a `label` column (`mining`/`benign`, also `1`/`0`) and any of
+/// `capture`, `src_ip`, `src_port`, `dst_ip`, `dst_port`, `transport`, `server`. Errors name the
+/// file and line.
+pub fn read_labels(path: &Path) -> Result<Vec<LabelRule>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read labels", path.display()))?;
+    let mut lines = text.lines().enumerate().filter(|(_, l)| {
+        let t = l.trim();
+        !t.is_empty() && !t.starts_with('#')
+    });
+    let Some((_, header)) = lines.next() else {
+        bail!("{}: empty labels file", path.display());
+    };
+    let cols: Vec<String> = header
+        .split(',')
+        .map(|c| c.trim().to_ascii_lowercase())
+        .collect();
+    const KNOWN: &[&str] = &[
+        "label",
+        "capture",
+        "src_ip",
+        "src_port",
+        "dst_ip",
+        "dst_port",
+        "transport",
+        "server",
+    ];
+    if let Some(c) = cols.iter().find(|c| !KNOWN.contains(&c.as_str())) {
+        bail!(
+            "{}:1: unknown column {c:?} (known: {})",
+            path.display(),
+            KNOWN.join(", ")
+        );
+    }
+    if !cols.iter().any(|c| c == "label") {
+        bail!("{}:1: no `label` column", path.display());
+    }
+    let mut rules = Vec::new();
+    for (i, line) in lines {
+        let at = || format!("{}:{}", path.display(), i + 1);
+        let vals: Vec<&str> = line.split(',').map(str::trim).collect();
+        if vals.len() != cols.len() {
+            bail!("{}: {} fields, header has {}", at(), vals.len(), cols.len());
+        }
+        let mut r = LabelRule::default();
+        let mut label = None;
+        for (c, v) in cols.iter().zip(&vals) {
+            if v.is_empty() {
+                continue;
+            }
+            let ip = |v: &str| {
+                v.parse::<IpAddr>()
+                    .map_err(|_| anyhow!("{}: {c} {v:?} is not an IP address", at()))
+            };
+            let port = |v: &str| {
+                v.parse::<u16>()
+                    .map_err(|_| anyhow!("{}: {c} {v:?} is not a port", at()))
+            };
+            match c.as_str() {
+                "label" => {
+                    label = Some(match v.to_ascii_lowercase().as_str() {
+                        "mining" | "1" | "true" => true,
+                        "benign" | "0" | "false" => false,
+                        other => bail!("{}: label {other:?} is not mining or benign", at()),
+                    })
+                }
+                "capture" => r.capture = Some(v.to_string()),
+                "src_ip" => r.src_ip = Some(ip(v)?),
+                "dst_ip" => r.dst_ip = Some(ip(v)?),
+                "src_port" => r.src_port = Some(port(v)?),
+                "dst_port" => r.dst_port = Some(port(v)?),
+                "transport" => r.transport = Some(v.to_string()),
+                _ => r.server = Some(v.to_string()),
+            }
+        }
+        r.mining = label.ok_or_else(|| anyhow!("{}: no label", at()))?;
+        rules.push(r);
+    }
+    Ok(rules)
+}
+
+/// How to label flows.
+#[derive(Default)]
+pub struct Labeller {
+    /// Rules of a labels file (the last matching rule wins).
+    pub rules: Vec<LabelRule>,
+    /// Confirmed plaintext mining protocols are mining.
+    pub from_stratum: bool,
+    /// Strong feed matches are mining.
+    pub feeds: Option<Matcher>,
+    /// Whole captures: path → mining (true) or benign (false).
+    pub captures: BTreeMap<String, bool>,
+}
+
+impl Labeller {
+    /// The label of a flow and the rule that gave it.
+    pub fn label(&self, m: &FlowMeta) -> (Option<bool>, &'static str) {
+        if let Some(r) = self.rules.iter().rev().find(|r| r.matches(m)) {
+            return (Some(r.mining), "labels");
+        }
+        if self.from_stratum && m.stratum.is_some() {
+            return (Some(true), "stratum");
+        }
+        if let Some(f) = &self.feeds {
+            let hits = f.match_flow(&m.view());
+            if hits
+                .iter()
+                .any(|h| h.is_effective() && h.strength == Strength::Mining)
+            {
+                return (Some(true), "feeds");
+            }
+        }
+        if let Some(&l) = self.captures.get(&m.capture) {
+            return (Some(l), "capture");
+        }
+        (None, "")
+    }
+}
+
+/// Fixed columns of a window table, before the feature columns.
+pub const TABLE_ID_COLUMNS: &[&str] = &[
+    "capture",
+    "flow_id",
+    "window",
+    "transport",
+    "src_ip",
+    "src_port",
+    "dst_ip",
+    "dst_port",
+    "sni",
+    "dns_names",
+    "cert_sha1",
+    "cert_sha256",
+    "ja3",
+    "ja4",
+    "stratum",
+    "label",
+    "label_source",
+];
+
+/// Writes flows as a window table: one row per model row, identity columns first.
+pub fn write_window_table(path: &Path, flows: &[TrainFlow], feature_names: &[&str]) -> Result<()> {
+    let format = Format::from_path(path).unwrap_or(Format::Parquet);
+    let mut rows = Vec::new();
+    for f in flows {
+        let m = &f.meta;
+        for (w, r) in f.rows.iter().enumerate() {
+            let mut o = Map::new();
+            let opt = |s: &Option<String>| s.clone().map_or(Value::Null, Value::String);
+            o.insert("capture".into(), m.capture.clone().into());
+            o.insert("flow_id".into(), m.flow_id.into());
+            o.insert("window".into(), (w as u64).into());
+            o.insert("transport".into(), m.transport.clone().into());
+            o.insert(
+                "src_ip".into(),
+                m.src_ip.map_or(Value::Null, |i| i.to_string().into()),
+            );
+            o.insert("src_port".into(), m.src_port.into());
+            o.insert(
+                "dst_ip".into(),
+                m.dst_ip.map_or(Value::Null, |i| i.to_string().into()),
+            );
+            o.insert("dst_port".into(), m.dst_port.into());
+            o.insert("sni".into(), opt(&m.sni));
+            o.insert("dns_names".into(), m.dns_names.join(";").into());
+            o.insert("cert_sha1".into(), opt(&m.cert_sha1));
+            o.insert("cert_sha256".into(), opt(&m.cert_sha256));
+            o.insert("ja3".into(), opt(&m.ja3));
+            o.insert("ja4".into(), opt(&m.ja4));
+            o.insert("stratum".into(), opt(&m.stratum));
+            o.insert(
+                "label".into(),
+                match f.label {
+                    Some(true) => "mining".into(),
+                    Some(false) => "benign".into(),
+                    None => Value::Null,
+                },
+            );
+            o.insert("label_source".into(), f.label_source.into());
+            for (name, v) in feature_names.iter().zip(r) {
+                // Always a float (1.0, not 1) so every format keeps the column's type.
+                let v = serde_json::Number::from_f64(*v as f64)
+                    .map_or(Value::Null, Value::Number);
+                o.insert((*name).into(), v);
+            }
+            rows.push(o);
+        }
+    }
+    let file = std::fs::File::create(path)
+        .with_context(|| format!("{}: cannot create", path.display()))?;
+    write_table(Box::new(file), path, format, &rows)?;
+    Ok(())
+}
+
+/// Reads a CSV, Parquet or NDJSON table with polars (format from the extension, else from the
+/// first bytes).
+pub fn read_frame(path: &Path) -> Result<DataFrame> {
+    let head = {
+        use std::io::Read;
+        let mut b = [0u8; 4];
+        let mut f = std::fs::File::open(path)
+            .with_context(|| format!("{}: cannot open", path.display()))?;
+        let n = f.read(&mut b).unwrap_or(0);
+        b[..n].to_vec()
+    };
+    let format = if head.starts_with(b"PAR1") {
+        Format::Parquet
+    } else if head.first() == Some(&b'{') {
+        Format::Ndjson
+    } else {
+        Format::from_path(path).unwrap_or(Format::Csv)
+    };
+    let file =
+        std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    let df = match format {
+        Format::Parquet => ParquetReader::new(file).finish(),
+        Format::Ndjson => JsonReader::new(file)
+            .with_json_format(JsonFormat::JsonLines)
+            .finish(),
+        Format::Csv => CsvReadOptions::default()
+            .with_has_header(true)
+            .with_infer_schema_length(Some(10_000))
+            .try_into_reader_with_file_path(Some(path.to_path_buf()))
+            .and_then(|r| r.finish()),
+    };
+    df.map_err(|e| anyhow!("{}: {e}", path.display()))
+}
+
+/// Reads a window table back into flows (rows of one flow grouped by capture and flow id, in
+/// window order). The feature columns must be exactly those of `feature_names`.
+pub fn read_window_table(path: &Path, feature_names: &[&str]) -> Result<Vec<TrainFlow>> {
+    let df = read_frame(path)?;
+    let missing: Vec<&str> = feature_names
+        .iter()
+        .copied()
+        .filter(|c| df.column(c).is_err())
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "{}: not a window table of this feature schema; missing columns: {}",
+            path.display(),
+            missing.join(", ")
+        );
+    }
+    let n = df.height();
+    let strs = |name: &str| -> Result<Vec<Option<String>>> {
+        match df.column(name) {
+            Ok(c) => {
+                let c = c
+                    .cast(&DataType::String)
+                    .map_err(|e| anyhow!("{}: column {name}: {e}", path.display()))?;
+                Ok(c.str()?.iter().map(|v| v.map(str::to_string)).collect())
+            }
+            Err(_) => Ok(vec![None; n]),
+        }
+    };
+    let nums = |name: &str| -> Result<Vec<Option<f64>>> {
+        match df.column(name) {
+            Ok(c) => {
+                let c = c
+                    .cast(&DataType::Float64)
+                    .map_err(|e| anyhow!("{}: column {name}: {e}", path.display()))?;
+                Ok(c.f64()?.iter().collect())
+            }
+            Err(_) => Ok(vec![None; n]),
+        }
+    };
+    let capture = strs("capture")?;
+    let flow_id = nums("flow_id")?;
+    let transport = strs("transport")?;
+    let src_ip = strs("src_ip")?;
+    let src_port = nums("src_port")?;
+    let dst_ip = strs("dst_ip")?;
+    let dst_port = nums("dst_port")?;
+    let sni = strs("sni")?;
+    let dns = strs("dns_names")?;
+    let sha1 = strs("cert_sha1")?;
+    let sha256 = strs("cert_sha256")?;
+    let ja3 = strs("ja3")?;
+    let ja4 = strs("ja4")?;
+    let stratum = strs("stratum")?;
+    let label = strs("label")?;
+    let label_source = strs("label_source")?;
+    let feats: Vec<Vec<Option<f64>>> = feature_names
+        .iter()
+        .map(|c| nums(c))
+        .collect::<Result<_>>()?;
+    let mut flows: Vec<TrainFlow> = Vec::new();
+    let mut index: BTreeMap<(String, u64), usize> = BTreeMap::new();
+    for i in 0..n {
+        let line = i + 2;
+        let cap = capture[i].clone().unwrap_or_default();
+        let id = flow_id[i].unwrap_or(i as f64) as u64;
+        let row: Vec<f32> = feats
+            .iter()
+            .map(|c| c[i].map_or(f32::NAN, |v| v as f32))
+            .collect();
+        let parse_ip = |v: &Option<String>, what: &str| -> Result<Option<IpAddr>> {
+            match v.as_deref() {
+                None | Some("") => Ok(None),
+                Some(s) => s.parse().map(Some).map_err(|_| {
+                    anyhow!("{} row {line}: {what} {s:?} is not an address", path.display())
+                }),
+            }
+        };
+        let key = (cap.clone(), id);
+        if let Some(&at) = index.get(&key) {
+            flows[at].rows.push(row);
+            continue;
+        }
+        let lab = match label[i].as_deref().map(str::to_ascii_lowercase).as_deref() {
+            Some("mining") => Some(true),
+            Some("benign") => Some(false),
+            None | Some("") => None,
+            Some(other) => bail!(
+                "{} row {line}: label {other:?} is not mining or benign",
+                path.display()
+            ),
+        };
+        let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+        let meta = FlowMeta {
+            capture: cap,
+            flow_id: id,
+            transport: transport[i].clone().unwrap_or_else(|| "tcp".into()),
+            src_ip: parse_ip(&src_ip[i], "src_ip")?,
+            src_port: src_port[i].unwrap_or(0.0) as u16,
+            dst_ip: parse_ip(&dst_ip[i], "dst_ip")?,
+            dst_port: dst_port[i].unwrap_or(0.0) as u16,
+            sni: nonempty(&sni[i]),
+            dns_names: dns[i]
+                .as_deref()
+                .unwrap_or("")
+                .split(';')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+            cert_sha1: nonempty(&sha1[i]),
+            cert_sha256: nonempty(&sha256[i]),
+            ja3: nonempty(&ja3[i]),
+            ja4: nonempty(&ja4[i]),
+            stratum: nonempty(&stratum[i]),
+        };
+        index.insert(key, flows.len());
+        flows.push(TrainFlow {
+            meta,
+            rows: vec![row],
+            label: lab,
+            label_source: match label_source[i].as_deref() {
+                _ if lab.is_none() => "",
+                Some("labels") => "labels",
+                Some("stratum") => "stratum",
+                Some("feeds") => "feeds",
+                Some("capture") => "capture",
+                _ => "table",
+            },
+        });
+    }
+    Ok(flows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta() -> FlowMeta {
+        FlowMeta {
+            capture: "/data/lab/xmrig-rx-tls.pcap".into(),
+            flow_id: 3,
+            transport: "tcp".into(),
+            src_ip: "10.0.0.5".parse().ok(),
+            src_port: 40000,
+            dst_ip: "192.0.2.7".parse().ok(),
+            dst_port: 3334,
+            sni: Some("Pool.Example.org".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn rules_match_on_every_given_field() {
+        let m = meta();
+        let r = |capture: Option<&str>, server: Option<&str>, port: Option<u16>| LabelRule {
+            capture: capture.map(str::to_string),
+            server: server.map(str::to_string),
+            dst_port: port,
+            mining: true,
+            ..Default::default()
+        };
+        assert!(r(Some("xmrig-*-tls.pcap"), None, None).matches(&m));
+        assert!(r(Some("*/lab/*"), None, None).matches(&m));
+        assert!(!r(Some("benign-*"), None, None).matches(&m));
+        assert!(r(None, Some("example.org"), Some(3334)).matches(&m));
+        assert!(!r(None, Some("ample.org"), None).matches(&m));
+        assert!(r(None, Some("192.0.2.7:3334"), None).matches(&m));
+        assert!(!r(None, Some("192.0.2.7:3333"), None).matches(&m));
+        assert_eq!(m.group(), "pool.example.org");
+    }
+
+    #[test]
+    fn labels_file_errors_name_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("l.csv");
+        std::fs::write(&p, "capture,label\na.pcap,mining\nb.pcap,maybe\n").unwrap();
+        let e = read_labels(&p).unwrap_err().to_string();
+        assert!(e.contains("l.csv:3") && e.contains("maybe"), "{e}");
+        std::fs::write(&p, "capture,label,dst_ip\na.pcap,mining,\n,benign,10.1.1.1\n").unwrap();
+        let rules = read_labels(&p).unwrap();
+        assert_eq!(rules.len(), 2);
+        assert_eq!(rules[1].dst_ip, "10.1.1.1".parse().ok());
+        assert!(!rules[1].mining);
+    }
+
+    #[test]
+    fn window_table_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut row = vec![1.5f32; SHAPE_FEATURES.len()];
+        row[3] = f32::NAN;
+        let flows = vec![TrainFlow {
+            meta: meta(),
+            rows: vec![row.clone(), vec![2.0; SHAPE_FEATURES.len()]],
+            label: Some(true),
+            label_source: "stratum",
+        }];
+        for ext in ["parquet", "csv", "ndjson"] {
+            let p = dir.path().join(format!("t.{ext}"));
+            write_window_table(&p, &flows, SHAPE_FEATURES).unwrap();
+            let back = read_window_table(&p, SHAPE_FEATURES).unwrap();
+            assert_eq!(back.len(), 1, "{ext}");
+            assert_eq!(back[0].meta, flows[0].meta, "{ext}");
+            assert_eq!(back[0].rows.len(), 2);
+            assert!(back[0].rows[0][3].is_nan());
+            assert_eq!(back[0].rows[1], flows[0].rows[1]);
+            assert_eq!(back[0].label, Some(true));
+        }
+    }
+}

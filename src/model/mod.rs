@@ -1,0 +1,324 @@
+//! The flow-shape classifier: finds pools no feed knows from the shape of their flows.
+//!
+//! [`data`] gathers labelled flows (from captures or window tables), [`forest`] fits a
+//! probability forest with smartcore and compiles it into flat arrays, [`train`] runs grouped
+//! cross-validation by pool, calibrates the forest's output into a probability and picks the
+//! `suspect` and `mining` thresholds on held-out flows, and [`metrics`] has the measures. A
+//! trained model is one JSON [`ModelFile`]: feature schema and names (checked on load), training
+//! summary, hyperparameters, cross-validation metrics, calibration, thresholds and the forest.
+//! [`Model`] puts it behind the scorer's [`FlowModel`] trait.
+
+pub mod data;
+pub mod forest;
+pub mod metrics;
+pub mod train;
+
+use crate::features::shape::{SHAPE_FEATURES, SHAPE_SCHEMA};
+use crate::output::FlowRecord;
+use crate::score::{FlowModel, ModelOutput, Verdict};
+use anyhow::{anyhow, bail, Context, Result};
+use forest::FlatForest;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+use train::{CvReport, TrainOptions};
+
+/// Schema of the flow-record rows (NetFlow, IPFIX, flow tables).
+pub const NETFLOW_SCHEMA: &str = "netflow-v1";
+
+/// Rows of the flow-only feature set for a record: its own when it came from a flow export,
+/// else computed from its counters. (Filled in with the flow-export reader.)
+pub fn netflow_rows(rec: &FlowRecord) -> Vec<Vec<f32>> {
+    if rec.model_schema == NETFLOW_SCHEMA {
+        return rec.model_rows.clone();
+    }
+    Vec::new()
+}
+
+/// True when a table has every feature column of `names` (a window table), false for other
+/// tables (flow exports).
+pub fn is_window_table(path: &Path, names: &[&str]) -> Result<bool> {
+    let df = data::read_frame(path)?;
+    Ok(names.iter().all(|n| df.column(n).is_ok()))
+}
+
+/// Flow records of a flow-export table.
+pub fn read_flow_export_records(path: &Path) -> Result<Vec<FlowRecord>> {
+    bail!("{}: flow exports are not readable yet", path.display())
+}
+
+/// Format tag of model files.
+pub const MODEL_FORMAT: &str = "poolscope-model/1";
+
+/// Features named in a verdict's reason.
+const TOP_FEATURES: usize = 3;
+
+/// The feature names of a schema this build computes, or None for an unknown schema.
+pub fn schema_features(schema: &str) -> Option<Vec<&'static str>> {
+    match schema {
+        SHAPE_SCHEMA => Some(SHAPE_FEATURES.to_vec()),
+        _ => None,
+    }
+}
+
+/// Decision thresholds on the forest's mean output (the raw score), chosen on held-out flows.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Thresholds {
+    /// At or above: `suspect`.
+    pub suspect: f64,
+    /// At or above: `mining`.
+    pub mining: f64,
+}
+
+/// Monotone map from raw score to probability, fitted on held-out flows (isotonic
+/// regression). Empty: the raw score is used as is.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Raw scores of the steps, increasing.
+    pub raw: Vec<f32>,
+    /// Probability at each step, non-decreasing.
+    pub prob: Vec<f32>,
+}
+
+impl Calibration {
+    /// The calibrated probability of a raw score: linear between steps, flat beyond the ends.
+    pub fn apply(&self, x: f64) -> f64 {
+        let (r, p) = (&self.raw, &self.prob);
+        if r.is_empty() || r.len() != p.len() {
+            return x.clamp(0.0, 1.0);
+        }
+        let x = x as f32;
+        if x <= r[0] {
+            return p[0] as f64;
+        }
+        let last = r.len() - 1;
+        if x >= r[last] {
+            return p[last] as f64;
+        }
+        let i = r.partition_point(|&v| v <= x);
+        let (x0, x1, y0, y1) = (r[i - 1], r[i], p[i - 1], p[i]);
+        let t = if x1 > x0 { (x - x0) / (x1 - x0) } else { 1.0 };
+        (y0 + t * (y1 - y0)) as f64
+    }
+}
+
+/// What the model was trained on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainingSummary {
+    /// Flows read.
+    pub flows: usize,
+    /// Flows with no label (left out).
+    pub unlabelled_flows: usize,
+    /// Labelled flows the model does not apply to (UDP, no messages both ways).
+    pub ineligible_flows: usize,
+    /// Mining flows trained on.
+    pub mining_flows: usize,
+    /// Benign flows trained on.
+    pub benign_flows: usize,
+    /// Rows (windows) of the mining flows.
+    pub mining_rows: usize,
+    /// Rows of the benign flows.
+    pub benign_rows: usize,
+    /// Pool groups (server name or address).
+    pub groups: usize,
+    /// Groups with mining flows.
+    pub mining_groups: usize,
+    /// Flows per class and labelling rule (`mining:stratum`, `benign:capture`...).
+    pub label_sources: BTreeMap<String, usize>,
+    /// The inputs read (file names).
+    pub inputs: Vec<String>,
+}
+
+/// One feature's importance in the final forest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Importance {
+    /// Feature name.
+    pub feature: String,
+    /// Share of the impurity decrease (sums to 1).
+    pub importance: f64,
+}
+
+/// A trained model as stored on disk (JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelFile {
+    /// [`MODEL_FORMAT`].
+    pub format: String,
+    /// Feature schema of the rows the model reads (`shape-v1`, `netflow-v1`).
+    pub schema: String,
+    /// Feature names in row order.
+    pub features: Vec<String>,
+    /// Version of poolscope that trained it.
+    pub poolscope_version: String,
+    /// Hyperparameters, validation and threshold options.
+    pub options: TrainOptions,
+    /// Decision thresholds on the raw score.
+    pub thresholds: Thresholds,
+    /// Raw score → probability.
+    pub calibration: Calibration,
+    /// Training data.
+    pub training: TrainingSummary,
+    /// Grouped cross-validation on the training data (None when it was skipped).
+    pub cv: Option<CvReport>,
+    /// Feature importances, largest first.
+    pub importances: Vec<Importance>,
+    /// The forest.
+    pub forest: FlatForest,
+}
+
+impl ModelFile {
+    /// Reads and checks a model file: format, a feature schema this build computes with the
+    /// same feature names in the same order, and a forest whose indices are all in range.
+    pub fn load(path: &Path) -> Result<ModelFile> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("{}: cannot read model", path.display()))?;
+        let m: ModelFile = serde_json::from_str(&text).map_err(|e| {
+            anyhow!(
+                "{}: not a poolscope model (line {}, column {}: {e})",
+                path.display(),
+                e.line(),
+                e.column()
+            )
+        })?;
+        if m.format != MODEL_FORMAT {
+            bail!(
+                "{}: model format {:?}, this poolscope reads {MODEL_FORMAT:?}",
+                path.display(),
+                m.format
+            );
+        }
+        let Some(expected) = extra_schema_features(&m.schema) else {
+            bail!(
+                "{}: feature schema {:?} is unknown to this poolscope; retrain the model with `poolscope train`",
+                path.display(),
+                m.schema
+            );
+        };
+        if m.features != expected {
+            bail!(
+                "{}: the model was trained on {} features of schema {:?} that differ from the {} this poolscope computes; retrain it with `poolscope train`",
+                path.display(),
+                m.features.len(),
+                m.schema,
+                expected.len()
+            );
+        }
+        if m.forest.n_features != m.features.len() {
+            bail!("{}: forest and feature list disagree", path.display());
+        }
+        m.forest
+            .check()
+            .map_err(|e| anyhow!("{}: damaged forest: {e}", path.display()))?;
+        Ok(m)
+    }
+
+    /// Writes the model (via a temporary file, so a failed write leaves the old one).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string(self)?;
+        let tmp = path.with_extension("model.tmp");
+        std::fs::write(&tmp, text).with_context(|| format!("{}: cannot write", tmp.display()))?;
+        std::fs::rename(&tmp, path)
+            .with_context(|| format!("{}: cannot write", path.display()))?;
+        Ok(())
+    }
+
+    /// Raw score of a flow: the forest's mean output over its rows.
+    pub fn raw_score(&self, rows: &[Vec<f32>]) -> f64 {
+        if rows.is_empty() {
+            return 0.0;
+        }
+        rows.iter().map(|r| self.forest.predict(r) as f64).sum::<f64>() / rows.len() as f64
+    }
+
+    /// Verdict of a raw score by the model's thresholds.
+    pub fn verdict(&self, raw: f64) -> Verdict {
+        if raw >= self.thresholds.mining {
+            Verdict::Mining
+        } else if raw >= self.thresholds.suspect {
+            Verdict::Suspect
+        } else {
+            Verdict::Benign
+        }
+    }
+}
+
+/// Feature names for a schema, including schemas other modules define.
+fn extra_schema_features(schema: &str) -> Option<Vec<String>> {
+    schema_features(schema).map(|v| v.iter().map(|s| s.to_string()).collect())
+}
+
+/// A loaded model, usable by the scorer.
+pub struct Model {
+    file: ModelFile,
+}
+
+impl Model {
+    /// Loads and checks a model file.
+    pub fn load(path: &Path) -> Result<Model> {
+        Ok(Model {
+            file: ModelFile::load(path)?,
+        })
+    }
+
+    /// Wraps a model already in memory.
+    pub fn new(file: ModelFile) -> Model {
+        Model { file }
+    }
+
+    /// The model file.
+    pub fn file(&self) -> &ModelFile {
+        &self.file
+    }
+}
+
+impl FlowModel for Model {
+    fn predict(&self, rec: &FlowRecord) -> Option<ModelOutput> {
+        let m = &self.file;
+        if rec.model_schema != m.schema
+            || !data::eligible(rec.transport, &m.schema, &rec.model_rows)
+        {
+            return None;
+        }
+        let rows = &rec.model_rows;
+        let raw = m.raw_score(rows);
+        let verdict = m.verdict(raw);
+        let mut contrib = vec![0f32; m.features.len()];
+        for r in rows {
+            for (c, x) in contrib.iter_mut().zip(m.forest.contributions(r)) {
+                *c += x;
+            }
+        }
+        let mut order: Vec<usize> = (0..contrib.len()).collect();
+        // Toward mining for a flagged flow, toward benign otherwise.
+        let sign = if verdict > Verdict::Benign { 1.0 } else { -1.0 };
+        order.sort_by(|&a, &b| (sign * contrib[b]).total_cmp(&(sign * contrib[a])));
+        let top_features = order
+            .into_iter()
+            .take(TOP_FEATURES)
+            .filter(|&i| sign * contrib[i] > 0.0)
+            .map(|i| {
+                let v = rows.iter().map(|r| r[i] as f64).sum::<f64>() / rows.len() as f64;
+                format!("{}={}", m.features[i], short(v))
+            })
+            .collect();
+        Some(ModelOutput {
+            probability: m.calibration.apply(raw),
+            verdict,
+            top_features,
+        })
+    }
+}
+
+/// A feature value with three significant digits.
+fn short(v: f64) -> String {
+    if !v.is_finite() {
+        return "NA".into();
+    }
+    let a = v.abs();
+    if a >= 100.0 || v == v.trunc() {
+        format!("{v:.0}")
+    } else if a >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
+    }
+}
