@@ -9,7 +9,9 @@ use crate::model::data::{
 };
 use crate::model::forest::ForestParams;
 use crate::model::metrics::{at_threshold, roc_auc, ThresholdRow};
-use crate::model::train::{calibrate, cross_validate, report, train, CvReport, TrainOptions};
+use crate::model::train::{
+    calibrate, cross_validate, report, train, CvReport, TrainOptions, Weighting,
+};
 use crate::model::{schema_features, ModelFile};
 use crate::output::FlowRecord;
 use anyhow::{anyhow, bail, Context, Result};
@@ -90,6 +92,10 @@ pub struct HyperArgs {
     /// Folds of the grouped cross-validation by pool (0: none).
     #[arg(long, default_value_t = 5)]
     pub folds: usize,
+    /// How training rows weigh: time (the span a row covers), groups (every pool the same)
+    /// or rows (every window the same).
+    #[arg(long, value_enum, default_value = "time")]
+    pub weighting: Weighting,
 }
 
 impl HyperArgs {
@@ -103,6 +109,7 @@ impl HyperArgs {
                 seed: self.seed,
             },
             folds: self.folds,
+            weighting: self.weighting,
             ..TrainOptions::default()
         }
     }

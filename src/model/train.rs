@@ -19,6 +19,9 @@ pub struct TrainOptions {
     pub suspect_fp_per_10k: f64,
     /// Benign flows per 10,000 the `mining` threshold may flag in cross-validation.
     pub mining_fp_per_10k: f64,
+    /// How rows are weighted.
+    #[serde(default)]
+    pub weighting: Weighting,
 }
 
 impl Default for TrainOptions {
@@ -28,6 +31,7 @@ impl Default for TrainOptions {
             folds: 5,
             suspect_fp_per_10k: 100.0,
             mining_fp_per_10k: 1.0,
+            weighting: Weighting::default(),
         }
     }
 }
@@ -90,24 +94,76 @@ fn usable(flows: &[TrainFlow], schema: &str) -> Vec<usize> {
         .collect()
 }
 
-/// Rows, 0/1 targets and class-balancing weights of some flows.
-fn matrix(flows: &[TrainFlow], idx: &[usize]) -> (Vec<Vec<f32>>, Vec<f64>, Vec<f64>) {
+/// How training rows are weighted within their class (the two classes always weigh the same
+/// in total).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Weighting {
+    /// Every row (window) the same.
+    Rows,
+    /// Every pool group the same, however many flows and windows it has.
+    Groups,
+    /// By the time a row covers (a full window weighs 1, a flow of a few seconds a tenth):
+    /// a scan of one pool gives hundreds of connections of a second or two, a real miner one
+    /// connection of hours, and the model should learn what a miner looks like over time.
+    #[default]
+    Time,
+}
+
+/// Rows, 0/1 targets and weights of some flows.
+fn matrix(
+    flows: &[TrainFlow],
+    idx: &[usize],
+    weighting: Weighting,
+) -> (Vec<Vec<f32>>, Vec<f64>, Vec<f64>) {
+    let span_col = crate::features::shape::SHAPE_FEATURES
+        .iter()
+        .position(|c| *c == "span_s")
+        .expect("span column");
     let mut rows = Vec::new();
     let mut y = Vec::new();
+    let mut raw_w = Vec::new();
+    let mut group_rows: BTreeMap<(String, bool), usize> = BTreeMap::new();
     for &i in idx {
         let f = &flows[i];
-        let t = if f.label == Some(true) { 1.0 } else { 0.0 };
+        *group_rows
+            .entry((f.meta.group(), f.label == Some(true)))
+            .or_default() += f.rows.len();
+    }
+    for &i in idx {
+        let f = &flows[i];
+        let mining = f.label == Some(true);
+        let in_group = group_rows[&(f.meta.group(), mining)] as f64;
         for r in &f.rows {
+            let w = match weighting {
+                Weighting::Rows => 1.0,
+                Weighting::Groups => 1.0 / in_group,
+                Weighting::Time => match r.get(span_col) {
+                    Some(&s) if r.len() == crate::features::shape::SHAPE_FEATURES.len() => {
+                        (s as f64 / crate::features::shape::WINDOW_S).clamp(0.1, 1.0)
+                    }
+                    _ => 1.0,
+                },
+            };
             rows.push(r.clone());
-            y.push(t);
+            y.push(if mining { 1.0 } else { 0.0 });
+            raw_w.push(w);
         }
     }
-    let pos = y.iter().filter(|&&t| t > 0.5).count().max(1) as f64;
-    let neg = (y.len() as f64 - pos).max(1.0);
+    let total = |m: bool| -> f64 {
+        y.iter()
+            .zip(&raw_w)
+            .filter(|(t, _)| (**t > 0.5) == m)
+            .map(|(_, w)| w)
+            .sum::<f64>()
+            .max(f64::MIN_POSITIVE)
+    };
+    let (tp, tn) = (total(true), total(false));
     let n = y.len() as f64;
     let w = y
         .iter()
-        .map(|&t| if t > 0.5 { n / (2.0 * pos) } else { n / (2.0 * neg) })
+        .zip(&raw_w)
+        .map(|(&t, &w)| w * n / (2.0 * if t > 0.5 { tp } else { tn }))
         .collect();
     (rows, y, w)
 }
@@ -175,7 +231,7 @@ pub fn cross_validate(
         if test.is_empty() {
             continue;
         }
-        let (rows, y, w) = matrix(flows, &train);
+        let (rows, y, w) = matrix(flows, &train, opts.weighting);
         if !y.iter().any(|&t| t > 0.5) || !y.iter().any(|&t| t < 0.5) {
             bail!("fold {fold} has training rows of one class only: too few pools to cross-validate with {} folds", opts.folds);
         }
@@ -216,7 +272,12 @@ fn source_of(f: &TrainFlow) -> String {
         .and_then(|d| d.file_name())
         .and_then(|d| d.to_str())
         .unwrap_or("");
-    format!("{}:{dir}", f.label_source)
+    let name = p.file_name().and_then(|d| d.to_str()).unwrap_or("");
+    if f.label == Some(true) {
+        format!("{}:{dir}/{name}", f.label_source)
+    } else {
+        format!("{}:{dir}", f.label_source)
+    }
 }
 
 /// The report of held-out predictions, with thresholds chosen on them.
@@ -338,7 +399,7 @@ pub fn train(
             Calibration::default(),
         )
     };
-    let (rows, y, w) = matrix(flows, &idx);
+    let (rows, y, w) = matrix(flows, &idx, opts.weighting);
     let (forest, imp) = FlatForest::fit(&rows, &y, &w, &opts.params)?;
     let mut importances: Vec<Importance> = features
         .iter()
