@@ -75,20 +75,17 @@ fn trained_on_plaintext_it_flags_tls_mining() {
         args.push(p.display().to_string());
     }
     args.push("--benign".into());
-    for p in [c.join("ndpi/pcap"), c.join("foxio-ja4"), c.join("suricata-verify")] {
+    for p in [
+        c.join("ndpi/pcap"),
+        c.join("foxio-ja4"),
+        c.join("suricata-verify"),
+    ] {
         args.push(p.display().to_string());
     }
     for b in benign_lab {
         args.push(lab(&c, b).display().to_string());
     }
-    args.extend(
-        [
-            "--label-from",
-            "stratum",
-            "-o",
-        ]
-        .map(String::from),
-    );
+    args.extend(["--label-from", "stratum", "-o"].map(String::from));
     args.push(model.display().to_string());
     let o = poolscope(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -97,7 +94,12 @@ fn trained_on_plaintext_it_flags_tls_mining() {
     // No TLS mining flow in the training set: the lab's TLS captures were not given, and
     // nothing else in the data is labelled mining except by the Stratum dissector.
     let sources = m["training"]["label_sources"].as_object().unwrap();
-    assert!(sources.keys().all(|k| k == "mining:stratum" || k == "benign:capture"), "{sources:?}");
+    assert!(
+        sources
+            .keys()
+            .all(|k| k == "mining:stratum" || k == "benign:capture"),
+        "{sources:?}"
+    );
 
     let tls: Vec<PathBuf> = [
         "xmrig-rx-tls.pcap",
@@ -157,7 +159,14 @@ fn the_shipped_model_is_reproduced_from_its_training_table() {
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let again: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-    for key in ["forest", "thresholds", "calibration", "cv", "schema", "features"] {
+    for key in [
+        "forest",
+        "thresholds",
+        "calibration",
+        "cv",
+        "schema",
+        "features",
+    ] {
         assert_eq!(m[key], again[key], "{key} differs");
     }
 }
@@ -165,10 +174,9 @@ fn the_shipped_model_is_reproduced_from_its_training_table() {
 #[test]
 fn a_model_of_another_schema_is_refused() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut m: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(root.join("models/default.model")).unwrap(),
-    )
-    .unwrap();
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("models/default.model")).unwrap())
+            .unwrap();
     m["features"][0] = "flow_age_minutes".into();
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("old.model");
@@ -181,7 +189,10 @@ fn a_model_of_another_schema_is_refused() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("old.model") && err.contains("retrain"), "{err}");
+    assert!(
+        err.contains("old.model") && err.contains("retrain"),
+        "{err}"
+    );
 }
 
 /// The shipped model flags the lab's TLS miner in the shipped sample (the README's first
@@ -198,4 +209,57 @@ fn the_shipped_model_scores_the_sample() {
     assert_eq!(flagged.len(), 1);
     assert_ne!(flagged[0].1, "benign", "{:?}", flagged[0]);
     assert!(flagged[0].2.contains("model:"), "{:?}", flagged[0]);
+}
+
+/// `extract --windows` writes the table `train` reads; a labels file names the captures.
+#[test]
+fn train_reads_extracted_window_tables_with_a_labels_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for ext in ["csv", "ndjson", "parquet"] {
+        let table = dir.path().join(format!("w.{ext}"));
+        let o = poolscope(&[
+            "extract",
+            "-q",
+            "--windows",
+            "tests/data/pcap/xmrig-rx-tls.pcap",
+            "tests/data/pcap/benign-mqtt-heartbeat.pcap",
+            "tests/data/pcap/mining.pcapng",
+            "-o",
+            table.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let labels = dir.path().join("labels.csv");
+        std::fs::write(
+            &labels,
+            "capture,server,label\nxmrig-*.pcap,,mining\nbenign-*.pcap,,benign\n",
+        )
+        .unwrap();
+        let model = dir.path().join(format!("{ext}.model"));
+        let o = poolscope(&[
+            "train",
+            "-q",
+            "--data",
+            table.to_str().unwrap(),
+            "--labels",
+            labels.to_str().unwrap(),
+            "--label-from",
+            "stratum",
+            "--folds",
+            "0",
+            "--trees",
+            "5",
+            "-o",
+            model.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let m: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+        let t = &m["training"];
+        // The TLS miner (labels file) and mining.pcapng's four Stratum flows; the MQTT client.
+        assert_eq!(t["label_sources"]["mining:labels"], 1, "{ext}: {t}");
+        assert_eq!(t["label_sources"]["mining:stratum"], 4, "{ext}: {t}");
+        assert_eq!(t["label_sources"]["benign:labels"], 1, "{ext}: {t}");
+        // xmrig-rx-tls.pcap lasts 375 s: three windows (the 15 s tail is dropped).
+        assert!(t["mining_rows"].as_u64().unwrap() >= 3 + 4, "{ext}: {t}");
+    }
 }

@@ -21,6 +21,12 @@ pub struct ExtractArgs {
     /// Where and how to write.
     #[command(flatten)]
     pub out: OutputArgs,
+    /// Write the model's window rows (one row per window of each flow, with the flow's
+    /// identity, TLS names and Stratum dialect) instead of one record per flow: the table
+    /// `poolscope train --data` reads. NDJSON is written as flows end; CSV and Parquet are
+    /// written at the end of the run.
+    #[arg(long)]
+    pub windows: bool,
 }
 
 /// Where the table goes.
@@ -165,13 +171,63 @@ pub(super) fn run(args: ExtractArgs) -> anyhow::Result<i32> {
             return Ok(2);
         }
     };
-    let mut writer = RecordWriter::new(out, out_path, format, false)?;
-    let (exit, summary) = run_pipeline(&args.flows, cfg, &mut |rec| writer.write(rec))?;
-    writer.finish()?;
+    let (exit, summary) = if args.windows {
+        run_windows(&args.flows, cfg, out, &out_path, format)?
+    } else {
+        let mut writer = RecordWriter::new(out, out_path, format, false)?;
+        let r = run_pipeline(&args.flows, cfg, &mut |rec| writer.write(rec))?;
+        writer.finish()?;
+        r
+    };
     if !args.flows.quiet {
         eprint!("{}", render_summary(&summary));
     }
     Ok(exit)
+}
+
+/// `extract --windows`: the window table of every flow.
+fn run_windows(
+    args: &FlowArgs,
+    cfg: ExtractConfig,
+    out: Box<dyn Write>,
+    out_path: &std::path::Path,
+    format: Format,
+) -> anyhow::Result<(i32, Summary)> {
+    use crate::features::shape::SHAPE_FEATURES;
+    use crate::model::data::{window_rows, FlowMeta, TrainFlow};
+    let mut out = std::io::BufWriter::new(out);
+    let mut kept: Vec<TrainFlow> = Vec::new();
+    let r = run_pipeline(args, cfg, &mut |rec| {
+        let f = TrainFlow {
+            meta: FlowMeta::from_record(&rec),
+            rows: rec.model_rows,
+            label: None,
+            label_source: "",
+        };
+        if format == Format::Ndjson {
+            for row in window_rows(&f, SHAPE_FEATURES) {
+                serde_json::to_writer(&mut out, &row)
+                    .and_then(|_| out.write_all(b"\n").map_err(serde_json::Error::io))
+                    .map_err(|e| Error::Output {
+                        path: out_path.to_path_buf(),
+                        reason: e.to_string(),
+                    })?;
+            }
+        } else {
+            kept.push(f);
+        }
+        Ok(())
+    })?;
+    if format == Format::Ndjson {
+        out.flush()?;
+    } else {
+        let rows: Vec<_> = kept
+            .iter()
+            .flat_map(|f| window_rows(f, SHAPE_FEATURES))
+            .collect();
+        crate::output::write_table(Box::new(out), out_path, format, &rows)?;
+    }
+    Ok(r)
 }
 
 /// Runs extraction over every input with a progress bar on a terminal, handing each flow record

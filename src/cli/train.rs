@@ -333,7 +333,11 @@ pub(super) fn run_train(args: TrainArgs) -> Result<i32> {
     let set = args.data.features;
     let names = schema_features(set.schema()).ok_or_else(|| anyhow!("unknown schema"))?;
     if let Some(t) = &args.save_table {
-        let labelled: Vec<TrainFlow> = flows.iter().filter(|f| f.label.is_some()).cloned().collect();
+        let labelled: Vec<TrainFlow> = flows
+            .iter()
+            .filter(|f| f.label.is_some())
+            .cloned()
+            .collect();
         write_window_table(t, &labelled, &names)?;
     }
     let opts = args.hyper.options();
@@ -399,7 +403,11 @@ pub(super) fn run_eval(args: EvalArgs) -> Result<i32> {
             bail!(
                 "the model reads schema {:?}; pass --features {}",
                 m.schema,
-                if m.schema == crate::model::NETFLOW_SCHEMA { "netflow" } else { "shape" }
+                if m.schema == crate::model::NETFLOW_SCHEMA {
+                    "netflow"
+                } else {
+                    "shape"
+                }
             );
         }
     }
@@ -409,7 +417,8 @@ pub(super) fn run_eval(args: EvalArgs) -> Result<i32> {
         .iter()
         .enumerate()
         .filter(|(_, f)| {
-            f.label.is_some() && crate::model::data::eligible(&f.meta.transport, set.schema(), &f.rows)
+            f.label.is_some()
+                && crate::model::data::eligible(&f.meta.transport, set.schema(), &f.rows)
         })
         .map(|(i, _)| i)
         .collect();
@@ -421,7 +430,11 @@ pub(super) fn run_eval(args: EvalArgs) -> Result<i32> {
             .map(|&i| (m.raw_score(&flows[i].rows), flows[i].label == Some(true)))
             .collect();
         holdout = Some(Holdout {
-            model: args.model.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            model: args
+                .model
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
             roc_auc: roc_auc(&preds),
             at_suspect: at_threshold(&preds, m.thresholds.suspect),
             at_mining: at_threshold(&preds, m.thresholds.mining),
@@ -431,7 +444,14 @@ pub(super) fn run_eval(args: EvalArgs) -> Result<i32> {
                 .collect(),
         });
         for (&i, &(raw, _)) in usable.iter().zip(&preds) {
-            preds_rows.push(pred_row(&flows[i], "holdout", None, raw, m.calibration.apply(raw), m.verdict(raw).as_str()));
+            preds_rows.push(pred_row(
+                &flows[i],
+                "holdout",
+                None,
+                raw,
+                m.calibration.apply(raw),
+                m.verdict(raw).as_str(),
+            ));
         }
     }
     let mut opts = model
@@ -442,7 +462,12 @@ pub(super) fn run_eval(args: EvalArgs) -> Result<i32> {
     let mut cv = None;
     let mut importances = Vec::new();
     if opts.folds >= 2 {
-        let oof = cross_validate(&flows, set.schema(), &opts, &mut fold_progress(args.data.quiet))?;
+        let oof = cross_validate(
+            &flows,
+            set.schema(),
+            &opts,
+            &mut fold_progress(args.data.quiet),
+        )?;
         let (rep, th) = report(&flows, &oof, &opts);
         let cal = calibrate(&oof);
         for p in &oof {
@@ -453,7 +478,14 @@ pub(super) fn run_eval(args: EvalArgs) -> Result<i32> {
             } else {
                 "benign"
             };
-            let mut r = pred_row(&flows[p.flow], "cv", Some(p.fold), p.raw, cal.apply(p.raw), v);
+            let mut r = pred_row(
+                &flows[p.flow],
+                "cv",
+                Some(p.fold),
+                p.raw,
+                cal.apply(p.raw),
+                v,
+            );
             r.insert("first_window_raw".into(), p.first_window.into());
             preds_rows.push(r);
         }
@@ -463,14 +495,30 @@ pub(super) fn run_eval(args: EvalArgs) -> Result<i32> {
         importances = m.importances.clone();
     } else if !usable.is_empty() && cv.is_some() {
         // Importances of a forest fitted on all the data, as `train` would.
-        let fitted = train(&flows, set.schema(), &names, &TrainOptions { folds: 0, ..opts.clone() }, inputs.clone(), &mut |_, _| {})?;
+        let fitted = train(
+            &flows,
+            set.schema(),
+            &names,
+            &TrainOptions {
+                folds: 0,
+                ..opts.clone()
+            },
+            inputs.clone(),
+            &mut |_, _| {},
+        )?;
         importances = fitted.importances;
     }
     let rep = EvalReport {
         schema: set.schema().to_string(),
         flows: flows.len(),
-        mining_flows: usable.iter().filter(|&&i| flows[i].label == Some(true)).count(),
-        benign_flows: usable.iter().filter(|&&i| flows[i].label == Some(false)).count(),
+        mining_flows: usable
+            .iter()
+            .filter(|&&i| flows[i].label == Some(true))
+            .count(),
+        benign_flows: usable
+            .iter()
+            .filter(|&&i| flows[i].label == Some(false))
+            .count(),
         holdout,
         cv,
         importances,
@@ -482,7 +530,8 @@ pub(super) fn run_eval(args: EvalArgs) -> Result<i32> {
     }
     if let Some(p) = &args.predictions {
         let format = crate::output::Format::from_path(p).unwrap_or(crate::output::Format::Csv);
-        let file = std::fs::File::create(p).with_context(|| format!("{}: cannot create", p.display()))?;
+        let file =
+            std::fs::File::create(p).with_context(|| format!("{}: cannot create", p.display()))?;
         crate::output::write_table(Box::new(file), p, format, &preds_rows)?;
     }
     Ok(exit)
@@ -501,8 +550,19 @@ fn pred_row(
     r.insert("capture".into(), f.meta.capture.clone().into());
     r.insert("flow_id".into(), f.meta.flow_id.into());
     r.insert("group".into(), f.meta.group().into());
-    r.insert("fold".into(), fold.map_or(serde_json::Value::Null, |x| (x as u64).into()));
-    r.insert("label".into(), if f.label == Some(true) { "mining" } else { "benign" }.into());
+    r.insert(
+        "fold".into(),
+        fold.map_or(serde_json::Value::Null, |x| (x as u64).into()),
+    );
+    r.insert(
+        "label".into(),
+        if f.label == Some(true) {
+            "mining"
+        } else {
+            "benign"
+        }
+        .into(),
+    );
     r.insert("label_source".into(), f.label_source.into());
     r.insert("windows".into(), (f.rows.len() as u64).into());
     r.insert("raw".into(), raw.into());
@@ -552,7 +612,11 @@ fn render_eval(r: &EvalReport) -> String {
         r.schema, r.flows, r.mining_flows, r.benign_flows
     );
     if let Some(h) = &r.holdout {
-        let _ = writeln!(o, "\nmodel {} applied to the data (held out only if it was not trained on it):", h.model);
+        let _ = writeln!(
+            o,
+            "\nmodel {} applied to the data (held out only if it was not trained on it):",
+            h.model
+        );
         let _ = writeln!(o, "  ROC-AUC {:.4}", h.roc_auc);
         let _ = writeln!(o, "  suspect {}", fmt_row(&h.at_suspect));
         let _ = writeln!(o, "  mining  {}", fmt_row(&h.at_mining));
@@ -574,7 +638,10 @@ fn render_eval(r: &EvalReport) -> String {
         for t in &cv.threshold_table {
             let _ = writeln!(o, "    {}", fmt_row(t));
         }
-        let _ = writeln!(o, "  recall at the suspect threshold by source (label rule:directory):");
+        let _ = writeln!(
+            o,
+            "  recall at the suspect threshold by source (label rule:directory):"
+        );
         for (s, (hit, n)) in &cv.recall_by_source {
             let _ = writeln!(o, "    {s}: {hit}/{n}");
         }

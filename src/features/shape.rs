@@ -382,10 +382,7 @@ impl ShapeStats {
         } else {
             1.0
         };
-        let n = [
-            sizes[0].len() as f64 * scale,
-            sizes[1].len() as f64 * scale,
-        ];
+        let n = [sizes[0].len() as f64 * scale, sizes[1].len() as f64 * scale];
         bytes[0] *= scale;
         bytes[1] *= scale;
         let total_msgs = n[0] + n[1];
@@ -427,11 +424,7 @@ impl ShapeStats {
         let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
         let pkts = (self.pkts[0] + self.pkts[1]) as f64;
         let all_bytes = bytes[0] + bytes[1];
-        let big = self
-            .msgs
-            .iter()
-            .filter(|m| m.bytes >= BIG_MESSAGE)
-            .count() as f64;
+        let big = self.msgs.iter().filter(|m| m.bytes >= BIG_MESSAGE).count() as f64;
         let v: Vec<f64> = vec![
             (self.win_start + span - self.flow_start).max(0.0),
             span,
@@ -583,11 +576,7 @@ mod tests {
             "answered_share",
             "msgs",
         ] {
-            assert_eq!(
-                col(&plain_rows[0], name),
-                col(&tls_rows[0], name),
-                "{name}"
-            );
+            assert_eq!(col(&plain_rows[0], name), col(&tls_rows[0], name), "{name}");
         }
         assert_eq!(col(&plain_rows[0], "msgs"), 5.0);
         // One push (the 30 s job); the two others answer the client.

@@ -370,15 +370,15 @@ pub const TABLE_ID_COLUMNS: &[&str] = &[
     "label_source",
 ];
 
-/// Writes flows as a window table: one row per model row, identity columns first.
-pub fn write_window_table(path: &Path, flows: &[TrainFlow], feature_names: &[&str]) -> Result<()> {
-    let format = Format::from_path(path).unwrap_or(Format::Parquet);
-    let mut rows = Vec::new();
-    for f in flows {
-        let m = &f.meta;
-        for (w, r) in f.rows.iter().enumerate() {
+/// The window-table rows of one flow: identity columns first, then the features.
+pub fn window_rows(f: &TrainFlow, feature_names: &[&str]) -> Vec<Map<String, Value>> {
+    let m = &f.meta;
+    let opt = |s: &Option<String>| s.clone().map_or(Value::Null, Value::String);
+    f.rows
+        .iter()
+        .enumerate()
+        .map(|(w, r)| {
             let mut o = Map::new();
-            let opt = |s: &Option<String>| s.clone().map_or(Value::Null, Value::String);
             o.insert("capture".into(), m.capture.clone().into());
             o.insert("flow_id".into(), m.flow_id.into());
             o.insert("window".into(), (w as u64).into());
@@ -411,13 +411,21 @@ pub fn write_window_table(path: &Path, flows: &[TrainFlow], feature_names: &[&st
             o.insert("label_source".into(), f.label_source.into());
             for (name, v) in feature_names.iter().zip(r) {
                 // Always a float (1.0, not 1) so every format keeps the column's type.
-                let v = serde_json::Number::from_f64(*v as f64)
-                    .map_or(Value::Null, Value::Number);
+                let v = serde_json::Number::from_f64(*v as f64).map_or(Value::Null, Value::Number);
                 o.insert((*name).into(), v);
             }
-            rows.push(o);
-        }
-    }
+            o
+        })
+        .collect()
+}
+
+/// Writes flows as a window table: one row per model row, identity columns first.
+pub fn write_window_table(path: &Path, flows: &[TrainFlow], feature_names: &[&str]) -> Result<()> {
+    let format = Format::from_path(path).unwrap_or(Format::Parquet);
+    let rows: Vec<Map<String, Value>> = flows
+        .iter()
+        .flat_map(|f| window_rows(f, feature_names))
+        .collect();
     let file = std::fs::File::create(path)
         .with_context(|| format!("{}: cannot create", path.display()))?;
     write_table(Box::new(file), path, format, &rows)?;
@@ -531,7 +539,10 @@ pub fn read_window_table(path: &Path, feature_names: &[&str]) -> Result<Vec<Trai
             match v.as_deref() {
                 None | Some("") => Ok(None),
                 Some(s) => s.parse().map(Some).map_err(|_| {
-                    anyhow!("{} row {line}: {what} {s:?} is not an address", path.display())
+                    anyhow!(
+                        "{} row {line}: {what} {s:?} is not an address",
+                        path.display()
+                    )
                 }),
             }
         };
@@ -635,7 +646,11 @@ mod tests {
         std::fs::write(&p, "capture,label\na.pcap,mining\nb.pcap,maybe\n").unwrap();
         let e = read_labels(&p).unwrap_err().to_string();
         assert!(e.contains("l.csv:3") && e.contains("maybe"), "{e}");
-        std::fs::write(&p, "capture,label,dst_ip\na.pcap,mining,\n,benign,10.1.1.1\n").unwrap();
+        std::fs::write(
+            &p,
+            "capture,label,dst_ip\na.pcap,mining,\n,benign,10.1.1.1\n",
+        )
+        .unwrap();
         let rules = read_labels(&p).unwrap();
         assert_eq!(rules.len(), 2);
         assert_eq!(rules[1].dst_ip, "10.1.1.1".parse().ok());

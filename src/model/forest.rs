@@ -38,7 +38,7 @@ pub struct ForestParams {
 impl Default for ForestParams {
     fn default() -> Self {
         ForestParams {
-            trees: 100,
+            trees: 50,
             max_depth: 12,
             min_samples_leaf: 2,
             mtry: 0,
@@ -47,37 +47,81 @@ impl Default for ForestParams {
     }
 }
 
-/// One node. A leaf has `feature == u32::MAX`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Node {
-    /// Feature compared at this node.
-    #[serde(rename = "f")]
-    pub feature: u32,
-    /// Go left when the value is at most this.
-    #[serde(rename = "t")]
-    pub threshold: f32,
-    /// Index of the left child (value <= threshold).
-    #[serde(rename = "l")]
-    pub left: u32,
-    /// Index of the right child.
-    #[serde(rename = "r")]
-    pub right: u32,
-    /// Mean target of the training rows that reached the node.
-    #[serde(rename = "v")]
-    pub value: f32,
+/// One node in the scoring layout (12 bytes). Trees are stored in depth-first order, so a
+/// split's left child (value <= threshold) is the next node and only the right one is named.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Node {
+    /// Split threshold, or the leaf's value.
+    threshold: f32,
+    /// Feature compared, or [`LEAF`].
+    feature: u16,
+    /// Index of the right child (value > threshold).
+    right: u32,
 }
 
-const LEAF: u32 = u32::MAX;
+const LEAF: u16 = u16::MAX;
 
-/// A fitted forest in array form.
+/// Rows are copied into a stack buffer of this many values (NaN replaced once per row, not
+/// once per node); wider rows take the slower path.
+const ROW_BUF: usize = 64;
+
+/// A fitted forest in array form. Stored as parallel arrays (compact JSON); scored from an
+/// array of 12-byte nodes built on load.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "ForestArrays", into = "ForestArrays")]
 pub struct FlatForest {
     /// Features each row must have.
     pub n_features: usize,
-    /// All nodes of all trees.
-    pub nodes: Vec<Node>,
-    /// Index of each tree's root in `nodes`.
+    arrays: ForestArrays,
+    nodes: Vec<Node>,
+}
+
+/// The stored form of a [`FlatForest`]: per node, in depth-first order within each tree.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ForestArrays {
+    /// Features each row must have.
+    pub n_features: usize,
+    /// Index of each tree's root.
     pub roots: Vec<u32>,
+    /// Split feature, or 65535 for a leaf.
+    pub feature: Vec<u16>,
+    /// Split threshold (go left when the value is at most this); 0 for leaves.
+    pub threshold: Vec<f32>,
+    /// Right child of a split; 0 for leaves.
+    pub right: Vec<u32>,
+    /// Mean target of the training rows that reached the node.
+    pub value: Vec<f32>,
+}
+
+impl From<ForestArrays> for FlatForest {
+    fn from(a: ForestArrays) -> Self {
+        let n = a.feature.len();
+        let nodes = (0..n)
+            .map(|i| {
+                let leaf = a.feature[i] == LEAF;
+                Node {
+                    threshold: if leaf {
+                        a.value.get(i).copied().unwrap_or(0.0)
+                    } else {
+                        a.threshold.get(i).copied().unwrap_or(0.0)
+                    },
+                    feature: a.feature[i],
+                    right: a.right.get(i).copied().unwrap_or(0),
+                }
+            })
+            .collect();
+        FlatForest {
+            n_features: a.n_features,
+            arrays: a,
+            nodes,
+        }
+    }
+}
+
+impl From<FlatForest> for ForestArrays {
+    fn from(f: FlatForest) -> Self {
+        f.arrays
+    }
 }
 
 /// Replaces NaN by [`MISSING`].
@@ -133,7 +177,8 @@ impl FlatForest {
         Ok((FlatForest::from_smartcore(&forest, n_features)?, imp))
     }
 
-    /// Copies a fitted smartcore forest into arrays, through its serde form.
+    /// Copies a fitted smartcore forest into arrays, through its serde form, re-laid out
+    /// depth-first.
     pub fn from_smartcore(
         forest: &RandomForestRegressor<f64, f64, DenseMatrix<f64>, Vec<f64>>,
         n_features: usize,
@@ -142,124 +187,166 @@ impl FlatForest {
         let trees = find_key(&v, "trees")
             .and_then(|t| t.as_array())
             .ok_or_else(|| anyhow!("fitted forest has no trees"))?;
-        let mut out = FlatForest {
+        let mut a = ForestArrays {
             n_features,
-            nodes: Vec::new(),
-            roots: Vec::with_capacity(trees.len()),
+            ..Default::default()
         };
         for tree in trees {
             let nodes = find_key(tree, "nodes")
                 .and_then(|n| n.as_array())
                 .ok_or_else(|| anyhow!("tree without nodes"))?;
-            let base = out.nodes.len() as u32;
-            out.roots.push(base);
-            for n in nodes {
-                let num = |k: &str| n.get(k).and_then(|x| x.as_f64());
-                let child = |k: &str| n.get(k).and_then(|x| x.as_u64());
-                let value = num("output").ok_or_else(|| anyhow!("node without output"))?;
-                let node = match (num("split_value"), child("true_child"), child("false_child")) {
-                    (Some(t), Some(l), Some(r)) => Node {
-                        feature: n
+            a.roots.push(a.feature.len() as u32);
+            // Depth-first: (smartcore node, index of the parent whose right child it is).
+            let mut stack: Vec<(usize, Option<usize>)> = vec![(0, None)];
+            while let Some((k, parent)) = stack.pop() {
+                let n = nodes
+                    .get(k)
+                    .ok_or_else(|| anyhow!("tree refers to a missing node {k}"))?;
+                let here = a.feature.len();
+                if let Some(p) = parent {
+                    a.right[p] = here as u32;
+                }
+                let num = |key: &str| n.get(key).and_then(|x| x.as_f64());
+                let child = |key: &str| n.get(key).and_then(|x| x.as_u64());
+                a.value
+                    .push(num("output").ok_or_else(|| anyhow!("node without output"))? as f32);
+                match (
+                    num("split_value"),
+                    child("true_child"),
+                    child("false_child"),
+                ) {
+                    (Some(t), Some(l), Some(r)) => {
+                        let f = n
                             .get("split_feature")
                             .and_then(|x| x.as_u64())
-                            .ok_or_else(|| anyhow!("split without feature"))?
-                            as u32,
-                        threshold: threshold_f32(t),
-                        left: base + l as u32,
-                        right: base + r as u32,
-                        value: value as f32,
-                    },
-                    _ => Node {
-                        feature: LEAF,
-                        threshold: 0.0,
-                        left: 0,
-                        right: 0,
-                        value: value as f32,
-                    },
-                };
-                out.nodes.push(node);
+                            .filter(|&f| (f as usize) < n_features && f < LEAF as u64)
+                            .ok_or_else(|| anyhow!("split on a feature out of range"))?;
+                        a.feature.push(f as u16);
+                        a.threshold.push(threshold_f32(t));
+                        a.right.push(0);
+                        // Right pushed first so the left subtree comes next.
+                        stack.push((r as usize, Some(here)));
+                        stack.push((l as usize, None));
+                    }
+                    _ => {
+                        a.feature.push(LEAF);
+                        a.threshold.push(0.0);
+                        a.right.push(0);
+                    }
+                }
+                if a.feature.len() > u32::MAX as usize / 2 {
+                    bail!("forest too large");
+                }
             }
         }
+        let out = FlatForest::from(a);
         out.check()?;
         Ok(out)
     }
 
-    /// Checks that every index points inside the arrays, so scoring cannot go out of bounds
-    /// or loop on a damaged model file.
+    /// Checks that every index points inside the arrays and moves forward, so scoring cannot
+    /// go out of bounds or loop on a damaged model file.
     pub fn check(&self) -> Result<()> {
-        let n = self.nodes.len() as u32;
-        for (i, node) in self.nodes.iter().enumerate() {
-            if node.feature != LEAF {
-                if node.feature as usize >= self.n_features {
-                    bail!("node {i} splits on feature {} of {}", node.feature, self.n_features);
+        let a = &self.arrays;
+        let n = a.feature.len();
+        if a.threshold.len() != n || a.right.len() != n || a.value.len() != n {
+            bail!("forest arrays differ in length");
+        }
+        if a.roots.is_empty() || a.roots.iter().any(|&r| r as usize >= n) {
+            bail!("forest roots out of range");
+        }
+        if self.n_features > LEAF as usize {
+            bail!("too many features");
+        }
+        for i in 0..n {
+            if a.feature[i] != LEAF {
+                if a.feature[i] as usize >= self.n_features {
+                    bail!(
+                        "node {i} splits on feature {} of {}",
+                        a.feature[i],
+                        self.n_features
+                    );
                 }
-                if node.left >= n || node.right >= n || node.left <= i as u32 || node.right <= i as u32 {
+                let r = a.right[i] as usize;
+                if i + 1 >= n || r <= i + 1 || r >= n {
                     bail!("node {i} has children outside the tree");
                 }
             }
         }
-        if self.roots.iter().any(|&r| r >= n) || self.roots.is_empty() {
-            bail!("forest roots out of range");
-        }
         Ok(())
+    }
+
+    /// Number of trees.
+    pub fn trees(&self) -> usize {
+        self.arrays.roots.len()
     }
 
     /// Mean leaf value over the trees: the probability before calibration. `row` must have
     /// `n_features` values (NaN = missing).
     #[inline]
     pub fn predict(&self, row: &[f32]) -> f32 {
+        if row.len() <= ROW_BUF {
+            let mut x = [MISSING; ROW_BUF];
+            for (d, s) in x.iter_mut().zip(row) {
+                *d = clean(*s);
+            }
+            self.walk_all(&x)
+        } else {
+            let x: Vec<f32> = row.iter().map(|&v| clean(v)).collect();
+            self.walk_all(&x)
+        }
+    }
+
+    #[inline]
+    fn walk_all(&self, x: &[f32]) -> f32 {
+        let nodes = &self.nodes[..];
         let mut sum = 0.0;
-        for &root in &self.roots {
+        for &root in &self.arrays.roots {
             let mut i = root as usize;
             loop {
-                let n = &self.nodes[i];
+                let n = nodes[i];
                 if n.feature == LEAF {
-                    sum += n.value;
+                    sum += n.threshold;
                     break;
                 }
-                i = if clean(row[n.feature as usize]) <= n.threshold {
-                    n.left as usize
+                i = if x[n.feature as usize] <= n.threshold {
+                    i + 1
                 } else {
                     n.right as usize
                 };
             }
         }
-        sum / self.roots.len() as f32
+        sum / self.arrays.roots.len() as f32
     }
 
     /// Each feature's contribution to `predict(row)`: along every tree's path, the change of
     /// the node mean at a split is credited to the split's feature; averaged over trees. The
-    /// contributions plus the mean root value equal the prediction.
+    /// contributions plus [`FlatForest::base_value`] equal the prediction.
     pub fn contributions(&self, row: &[f32]) -> Vec<f32> {
+        let a = &self.arrays;
         let mut c = vec![0f32; self.n_features];
-        for &root in &self.roots {
+        for &root in &a.roots {
             let mut i = root as usize;
-            loop {
-                let n = &self.nodes[i];
-                if n.feature == LEAF {
-                    break;
-                }
-                let next = if clean(row[n.feature as usize]) <= n.threshold {
-                    n.left as usize
+            while a.feature[i] != LEAF {
+                let f = a.feature[i] as usize;
+                let next = if clean(row[f]) <= a.threshold[i] {
+                    i + 1
                 } else {
-                    n.right as usize
+                    a.right[i] as usize
                 };
-                c[n.feature as usize] += self.nodes[next].value - n.value;
+                c[f] += a.value[next] - a.value[i];
                 i = next;
             }
         }
-        let k = self.roots.len() as f32;
+        let k = a.roots.len() as f32;
         c.iter_mut().for_each(|x| *x /= k);
         c
     }
 
     /// Mean value at the roots: the prediction with no feature known.
     pub fn base_value(&self) -> f32 {
-        self.roots
-            .iter()
-            .map(|&r| self.nodes[r as usize].value)
-            .sum::<f32>()
-            / self.roots.len() as f32
+        let a = &self.arrays;
+        a.roots.iter().map(|&r| a.value[r as usize]).sum::<f32>() / a.roots.len() as f32
     }
 }
 
@@ -306,7 +393,9 @@ mod tests {
         let mut y = Vec::new();
         let mut s: u64 = 1;
         let mut rnd = || {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (s >> 33) as f32 / (1u64 << 31) as f32
         };
         for _ in 0..600 {
@@ -355,17 +444,23 @@ mod tests {
 
     #[test]
     fn damaged_forest_is_refused() {
-        let f = FlatForest {
+        let f = FlatForest::from(ForestArrays {
             n_features: 2,
-            nodes: vec![Node {
-                feature: 0,
-                threshold: 1.0,
-                left: 0,
-                right: 5,
-                value: 0.5,
-            }],
             roots: vec![0],
-        };
+            feature: vec![0],
+            threshold: vec![1.0],
+            right: vec![5],
+            value: vec![0.5],
+        });
         assert!(f.check().is_err());
+        let looping = FlatForest::from(ForestArrays {
+            n_features: 2,
+            roots: vec![0],
+            feature: vec![0, LEAF, LEAF],
+            threshold: vec![1.0, 0.0, 0.0],
+            right: vec![0, 0, 0],
+            value: vec![0.5, 0.0, 1.0],
+        });
+        assert!(looping.check().is_err());
     }
 }

@@ -144,7 +144,8 @@ pub fn threshold_for_fp_rate(preds: &[(f64, bool)], max_fp_per_10k: f64) -> f64 
             continue;
         }
         let r = at_threshold(preds, t);
-        if !(r.fp_per_10k > max_fp_per_10k) {
+        // No benign flows at all (NaN) counts as within the limit.
+        if r.fp_per_10k.is_nan() || r.fp_per_10k <= max_fp_per_10k {
             return t;
         }
     }

@@ -216,8 +216,7 @@ impl ModelFile {
         let text = serde_json::to_string(self)?;
         let tmp = path.with_extension("model.tmp");
         std::fs::write(&tmp, text).with_context(|| format!("{}: cannot write", tmp.display()))?;
-        std::fs::rename(&tmp, path)
-            .with_context(|| format!("{}: cannot write", path.display()))?;
+        std::fs::rename(&tmp, path).with_context(|| format!("{}: cannot write", path.display()))?;
         Ok(())
     }
 
@@ -226,7 +225,10 @@ impl ModelFile {
         if rows.is_empty() {
             return 0.0;
         }
-        rows.iter().map(|r| self.forest.predict(r) as f64).sum::<f64>() / rows.len() as f64
+        rows.iter()
+            .map(|r| self.forest.predict(r) as f64)
+            .sum::<f64>()
+            / rows.len() as f64
     }
 
     /// Verdict of a raw score by the model's thresholds.

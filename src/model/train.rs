@@ -2,7 +2,9 @@
 
 use super::data::{eligible, TrainFlow};
 use super::forest::{FlatForest, ForestParams};
-use super::metrics::{at_threshold, average_precision, roc_auc, threshold_for_fp_rate, ThresholdRow};
+use super::metrics::{
+    at_threshold, average_precision, roc_auc, threshold_for_fp_rate, ThresholdRow,
+};
 use super::{Calibration, Importance, ModelFile, Thresholds, TrainingSummary, MODEL_FORMAT};
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
@@ -181,7 +183,12 @@ fn hash(s: &str, seed: u64) -> u64 {
 /// Assigns pool groups to folds: groups with mining flows are spread first, then benign ones,
 /// each to the fold that has the fewest flows of that class so far (largest groups first,
 /// ties by a seeded hash), so every fold holds mining pools the others never saw.
-fn assign_folds(flows: &[TrainFlow], idx: &[usize], k: usize, seed: u64) -> BTreeMap<String, usize> {
+fn assign_folds(
+    flows: &[TrainFlow],
+    idx: &[usize],
+    k: usize,
+    seed: u64,
+) -> BTreeMap<String, usize> {
     let mut groups: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for &i in idx {
         let g = groups.entry(flows[i].meta.group()).or_default();
@@ -281,7 +288,11 @@ fn source_of(f: &TrainFlow) -> String {
 }
 
 /// The report of held-out predictions, with thresholds chosen on them.
-pub fn report(flows: &[TrainFlow], oof: &[OofPrediction], opts: &TrainOptions) -> (CvReport, Thresholds) {
+pub fn report(
+    flows: &[TrainFlow],
+    oof: &[OofPrediction],
+    opts: &TrainOptions,
+) -> (CvReport, Thresholds) {
     let preds: Vec<(f64, bool)> = oof.iter().map(|p| (p.raw, p.mining)).collect();
     let suspect = threshold_for_fp_rate(&preds, opts.suspect_fp_per_10k);
     let mining = threshold_for_fp_rate(&preds, opts.mining_fp_per_10k).max(suspect);
@@ -325,13 +336,7 @@ pub fn report(flows: &[TrainFlow], oof: &[OofPrediction], opts: &TrainOptions) -
         recall_by_source,
         false_positives_by_source: fp_by_source,
     };
-    (
-        r,
-        Thresholds {
-            suspect,
-            mining,
-        },
-    )
+    (r, Thresholds { suspect, mining })
 }
 
 /// Isotonic (pool-adjacent-violators) map from mean forest output to the share of mining
@@ -425,7 +430,12 @@ pub fn train(
     })
 }
 
-fn summarise(flows: &[TrainFlow], schema: &str, idx: &[usize], inputs: Vec<String>) -> TrainingSummary {
+fn summarise(
+    flows: &[TrainFlow],
+    schema: &str,
+    idx: &[usize],
+    inputs: Vec<String>,
+) -> TrainingSummary {
     let mut s = TrainingSummary {
         flows: flows.len(),
         inputs,
@@ -446,7 +456,11 @@ fn summarise(flows: &[TrainFlow], schema: &str, idx: &[usize], inputs: Vec<Strin
         *s.label_sources
             .entry(format!(
                 "{}:{}",
-                if f.label == Some(true) { "mining" } else { "benign" },
+                if f.label == Some(true) {
+                    "mining"
+                } else {
+                    "benign"
+                },
                 f.label_source
             ))
             .or_default() += 1;
@@ -467,8 +481,8 @@ fn summarise(flows: &[TrainFlow], schema: &str, idx: &[usize], inputs: Vec<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::data::FlowMeta;
     use crate::features::shape::{SHAPE_FEATURES, SHAPE_SCHEMA};
+    use crate::model::data::FlowMeta;
 
     fn flow(group: &str, mining: bool, v: f32) -> TrainFlow {
         let mut r = vec![1.0f32; SHAPE_FEATURES.len()];
@@ -508,18 +522,24 @@ mod tests {
 
     #[test]
     fn isotonic_calibration_is_monotone() {
-        let oof: Vec<OofPrediction> = [(0.1, false), (0.2, true), (0.3, false), (0.8, true), (0.9, true)]
-            .iter()
-            .enumerate()
-            .map(|(i, &(raw, mining))| OofPrediction {
-                flow: i,
-                group: String::new(),
-                fold: 0,
-                raw,
-                first_window: raw,
-                mining,
-            })
-            .collect();
+        let oof: Vec<OofPrediction> = [
+            (0.1, false),
+            (0.2, true),
+            (0.3, false),
+            (0.8, true),
+            (0.9, true),
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, &(raw, mining))| OofPrediction {
+            flow: i,
+            group: String::new(),
+            fold: 0,
+            raw,
+            first_window: raw,
+            mining,
+        })
+        .collect();
         let c = calibrate(&oof);
         assert_eq!(c.prob, vec![0.0, 0.5, 1.0]);
         assert!((c.raw[1] - 0.25).abs() < 1e-6);
@@ -543,7 +563,15 @@ mod tests {
             folds: 3,
             ..Default::default()
         };
-        let m = train(&flows, SHAPE_SCHEMA, SHAPE_FEATURES, &opts, vec![], &mut |_, _| {}).unwrap();
+        let m = train(
+            &flows,
+            SHAPE_SCHEMA,
+            SHAPE_FEATURES,
+            &opts,
+            vec![],
+            &mut |_, _| {},
+        )
+        .unwrap();
         let cv = m.cv.unwrap();
         assert_eq!(cv.roc_auc, 1.0);
         assert_eq!(cv.groups, 24);
