@@ -340,17 +340,28 @@ pub fn report(
 }
 
 /// Isotonic (pool-adjacent-violators) map from mean forest output to the share of mining
-/// flows among held-out flows with that output: the calibrated probability.
+/// flows among held-out flows with that output, with the two classes weighted equally: the
+/// probability of mining for a flow from a population with as many mining as benign flows.
+/// (The training data's own mix, mostly scan connections to pools, says nothing about a real
+/// network's; an analyst who knows the base rate can rescale the odds.)
 pub fn calibrate(oof: &[OofPrediction]) -> Calibration {
-    let mut v: Vec<(f64, f64)> = oof
+    let pos = oof.iter().filter(|p| p.mining).count().max(1) as f64;
+    let neg = oof.iter().filter(|p| !p.mining).count().max(1) as f64;
+    let mut v: Vec<(f64, f64, f64)> = oof
         .iter()
-        .map(|p| (p.raw, if p.mining { 1.0 } else { 0.0 }))
+        .map(|p| {
+            if p.mining {
+                (p.raw, 1.0 / pos, 1.0 / pos)
+            } else {
+                (p.raw, 0.0, 1.0 / neg)
+            }
+        })
         .collect();
     v.sort_by(|a, b| a.0.total_cmp(&b.0));
-    // Blocks: (sum of raw, sum of labels, count).
+    // Blocks: (weighted sum of raw, weighted sum of labels, weight).
     let mut blocks: Vec<(f64, f64, f64)> = Vec::new();
-    for (x, y) in v {
-        blocks.push((x, y, 1.0));
+    for (x, yw, w) in v {
+        blocks.push((x * w, yw, w));
         while blocks.len() >= 2 {
             let n = blocks.len();
             let (a, b) = (blocks[n - 2], blocks[n - 1]);
@@ -541,11 +552,14 @@ mod tests {
         })
         .collect();
         let c = calibrate(&oof);
-        assert_eq!(c.prob, vec![0.0, 0.5, 1.0]);
-        assert!((c.raw[1] - 0.25).abs() < 1e-6);
+        // Classes weigh the same: each mining flow 1/3, each benign one 1/2. The middle block
+        // (0.2 mining, 0.3 benign) has 1/3 mining weight of 5/6 in all: 0.4.
+        assert_eq!(c.prob.len(), 3);
+        assert_eq!((c.prob[0], c.prob[2]), (0.0, 1.0));
+        assert!((c.prob[1] - 0.4).abs() < 1e-6, "{:?}", c.prob);
         assert_eq!(c.apply(0.05), 0.0);
         assert_eq!(c.apply(0.95), 1.0);
-        assert!((c.apply(0.25) - 0.5).abs() < 1e-6);
+        assert!(c.apply(0.5) > c.prob[1] as f64 && c.apply(0.5) < 1.0);
     }
 
     #[test]
