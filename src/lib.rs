@@ -25,6 +25,7 @@ pub mod features;
 pub mod fingerprint;
 pub mod flow;
 pub mod intel;
+pub mod netflow;
 pub mod output;
 pub mod probe;
 pub mod score;
