@@ -154,7 +154,7 @@ fn value_of(v: &FieldValue) -> Option<Value> {
 
 impl Fields {
     fn get(list: &[(u16, Value)], n: u16) -> Option<Value> {
-        list.iter().find(|(k, _)| *k == n).map(|(_, v)| *v)
+        list.iter().rfind(|(k, _)| *k == n).map(|(_, v)| *v)
     }
     fn num(&self, n: u16) -> Option<u64> {
         match Self::get(&self.fwd, n)? {
@@ -341,6 +341,14 @@ fn ipfix_fields(rec: &[(IpfixField, FieldValue)]) -> Fields {
 /// in the next).
 pub struct NetflowDecoder {
     parser: AutoScopedParser,
+    /// Our own copy of the data templates, for the data sets `netflow_parser` returns without
+    /// records (variable-length fields): (exporter, version, domain, template id) → fields.
+    templates: HashMap<TemplateKey, Vec<TemplateItem>>,
+    /// Data sets that came before their template, held until it comes (bounded).
+    pending: HashMap<TemplateKey, Vec<(Vec<u8>, Clock)>>,
+    pending_bytes: usize,
+    /// Held data sets whose template has just arrived.
+    held: Vec<(TemplateKey, Vec<u8>, Clock)>,
     /// What was decoded and what was skipped.
     pub summary: NetflowSummary,
 }
@@ -356,6 +364,10 @@ impl NetflowDecoder {
     pub fn new() -> Self {
         NetflowDecoder {
             parser: AutoScopedParser::new(),
+            templates: HashMap::new(),
+            pending: HashMap::new(),
+            pending_bytes: 0,
+            held: Vec::new(),
             summary: NetflowSummary::default(),
         }
     }
@@ -375,10 +387,15 @@ impl NetflowDecoder {
                 .unsupported("datagram shorter than a NetFlow header".into());
             return;
         }
+        // Templates are per exporter address and domain, not per source port: exporters may
+        // send templates and data from different sockets (pmacct test 112 does).
+        let exporter = SocketAddr::new(exporter.ip(), 0);
         let result = self.parser.parse_from_source(exporter, data);
+        let mut raw = RawSets::new(data);
         for packet in &result.packets {
-            self.packet(exporter.ip(), packet, out);
+            self.packet(exporter, packet, &mut raw, out);
         }
+        self.replay(out);
         if let Some(e) = result.error {
             let version = u16::from_be_bytes([data[0], data[1]]);
             let reason = match version {
@@ -391,14 +408,15 @@ impl NetflowDecoder {
 
     fn packet(
         &mut self,
-        exporter: IpAddr,
+        exporter: SocketAddr,
         packet: &NetflowPacket,
+        raw: &mut RawSets<'_>,
         out: &mut dyn FnMut(ExportRecord),
     ) {
         match packet {
-            NetflowPacket::V5(p) => self.v5(exporter, p, out),
-            NetflowPacket::V9(p) => self.v9(exporter, p, out),
-            NetflowPacket::IPFix(p) => self.ipfix(exporter, p, out),
+            NetflowPacket::V5(p) => self.v5(exporter.ip(), p, out),
+            NetflowPacket::V9(p) => self.v9(exporter, p, raw, out),
+            NetflowPacket::IPFix(p) => self.ipfix(exporter, p, raw, out),
             NetflowPacket::V7(_) => self
                 .summary
                 .unsupported("NetFlow v7 (Catalyst) is not read".into()),
@@ -432,7 +450,14 @@ impl NetflowDecoder {
         }
     }
 
-    fn v9(&mut self, exporter: IpAddr, p: &v9::V9, out: &mut dyn FnMut(ExportRecord)) {
+    fn v9(
+        &mut self,
+        from: SocketAddr,
+        p: &v9::V9,
+        raw: &mut RawSets<'_>,
+        out: &mut dyn FnMut(ExportRecord),
+    ) {
+        let exporter = from.ip();
         let h = &p.header;
         let clock = Clock {
             export: f64::from(h.unix_secs),
@@ -440,14 +465,35 @@ impl NetflowDecoder {
         };
         for fs in &p.flowsets {
             match &fs.body {
-                v9::FlowSetBody::Template(t) => self.summary.templates += t.templates.len() as u64,
+                v9::FlowSetBody::Template(t) => {
+                    self.summary.templates += t.templates.len() as u64;
+                    for t in &t.templates {
+                        let items = t
+                            .fields
+                            .iter()
+                            .map(|f| TemplateItem {
+                                id: f.field_type_number,
+                                len: f.field_length,
+                                enterprise: None,
+                            })
+                            .collect();
+                        self.remember(from, 9, h.source_id, t.template_id, items);
+                    }
+                }
                 v9::FlowSetBody::OptionsTemplate(t) => {
                     self.summary.templates += t.templates.len() as u64
                 }
                 v9::FlowSetBody::OptionsData(d) => {
                     self.summary.options_records += d.fields.len() as u64
                 }
-                v9::FlowSetBody::NoTemplate(_) => self.summary.pending_sets += 1,
+                v9::FlowSetBody::NoTemplate(t) => {
+                    let key = (from, 9, h.source_id, t.template_id);
+                    self.no_template(key, &t.raw_data, clock, out);
+                }
+                v9::FlowSetBody::Data(d) if d.fields.is_empty() => {
+                    let id = fs.header.flowset_id;
+                    self.fallback(from, 9, h.source_id, id, raw, clock, out);
+                }
                 v9::FlowSetBody::Data(d) => {
                     for rec in &d.fields {
                         self.summary.records_v9 += 1;
@@ -463,7 +509,14 @@ impl NetflowDecoder {
         }
     }
 
-    fn ipfix(&mut self, exporter: IpAddr, p: &ipfix::IPFix, out: &mut dyn FnMut(ExportRecord)) {
+    fn ipfix(
+        &mut self,
+        from: SocketAddr,
+        p: &ipfix::IPFix,
+        raw: &mut RawSets<'_>,
+        out: &mut dyn FnMut(ExportRecord),
+    ) {
+        let exporter = from.ip();
         let h = &p.header;
         let clock = Clock {
             export: f64::from(h.export_time),
@@ -471,15 +524,29 @@ impl NetflowDecoder {
         };
         for fs in &p.flowsets {
             match &fs.body {
-                ipfix::FlowSetBody::Template(_) | ipfix::FlowSetBody::OptionsTemplate(_) => {
-                    self.summary.templates += 1
+                ipfix::FlowSetBody::Template(t) => {
+                    self.summary.templates += 1;
+                    self.remember_ipfix(from, h.observation_domain_id, t);
                 }
-                ipfix::FlowSetBody::Templates(t) => self.summary.templates += t.len() as u64,
+                ipfix::FlowSetBody::OptionsTemplate(_) => self.summary.templates += 1,
+                ipfix::FlowSetBody::Templates(ts) => {
+                    self.summary.templates += ts.len() as u64;
+                    for t in ts {
+                        self.remember_ipfix(from, h.observation_domain_id, t);
+                    }
+                }
                 ipfix::FlowSetBody::OptionsTemplates(t) => self.summary.templates += t.len() as u64,
                 ipfix::FlowSetBody::OptionsData(d) => {
                     self.summary.options_records += d.fields.len() as u64
                 }
-                ipfix::FlowSetBody::NoTemplate(_) => self.summary.pending_sets += 1,
+                ipfix::FlowSetBody::NoTemplate(t) => {
+                    let key = (from, 10, h.observation_domain_id, t.template_id);
+                    self.no_template(key, &t.raw_data, clock, out);
+                }
+                ipfix::FlowSetBody::Data(d) if d.fields.is_empty() => {
+                    let id = fs.header.header_id;
+                    self.fallback(from, 10, h.observation_domain_id, id, raw, clock, out);
+                }
                 ipfix::FlowSetBody::Data(d) => {
                     for rec in &d.fields {
                         self.summary.records_ipfix += 1;
@@ -492,6 +559,128 @@ impl NetflowDecoder {
                 }
                 _ => {}
             }
+        }
+    }
+
+    fn remember(
+        &mut self,
+        from: SocketAddr,
+        version: u16,
+        domain: u32,
+        id: u16,
+        items: Vec<TemplateItem>,
+    ) {
+        if self.templates.len() >= MAX_TEMPLATES {
+            self.templates.clear();
+        }
+        let key = (from, version, domain, id);
+        self.templates.insert(key, items);
+        if let Some(held) = self.pending.remove(&key) {
+            for (body, clock) in held {
+                self.pending_bytes -= body.len();
+                self.summary.pending_resolved += 1;
+                self.held.push((key, body, clock));
+            }
+        }
+    }
+
+    /// Data sets whose template just arrived, decoded once the packet's sets are walked.
+    fn replay(&mut self, out: &mut dyn FnMut(ExportRecord)) {
+        for (key, body, clock) in std::mem::take(&mut self.held) {
+            self.walk(key, &body, clock, out);
+        }
+    }
+
+    /// A data set whose template `netflow_parser` does not have: decoded from our copy of the
+    /// template when we have one, else held until the template comes.
+    fn no_template(
+        &mut self,
+        key: TemplateKey,
+        body: &[u8],
+        clock: Clock,
+        out: &mut dyn FnMut(ExportRecord),
+    ) {
+        if self.templates.contains_key(&key) {
+            self.walk(key, body, clock, out);
+            return;
+        }
+        self.summary.pending_sets += 1;
+        if self.pending_bytes + body.len() > MAX_PENDING_BYTES {
+            self.summary
+                .unsupported("data set before its template, dropped (hold buffer full)".into());
+            return;
+        }
+        self.pending_bytes += body.len();
+        self.pending
+            .entry(key)
+            .or_default()
+            .push((body.to_vec(), clock));
+    }
+
+    /// Decodes the records of a data set with our copy of its template.
+    fn walk(
+        &mut self,
+        key: TemplateKey,
+        body: &[u8],
+        clock: Clock,
+        out: &mut dyn FnMut(ExportRecord),
+    ) {
+        let (from, version, domain, set_id) = key;
+        let Some(items) = self.templates.get(&key) else {
+            self.summary.unsupported(format!(
+                "v{version} data set with no records decoded (template {set_id})"
+            ));
+            return;
+        };
+        let mut recs = Vec::new();
+        if !walk_records(body, items, &mut |f| recs.push(f)) {
+            self.summary.unsupported(format!(
+                "v{version} data set {set_id} does not fit its template"
+            ));
+        }
+        for f in recs {
+            match version {
+                9 => self.summary.records_v9 += 1,
+                _ => self.summary.records_ipfix += 1,
+            }
+            match record_of(&f, from.ip(), domain, version, clock) {
+                Some(r) => out(r),
+                None => self.summary.without_addresses += 1,
+            }
+        }
+    }
+
+    fn remember_ipfix(&mut self, from: SocketAddr, domain: u32, t: &ipfix::Template) {
+        let items = t
+            .fields
+            .iter()
+            .map(|f| TemplateItem {
+                id: f.field_type_number & 0x7fff,
+                len: f.field_length,
+                enterprise: f.enterprise_number,
+            })
+            .collect();
+        self.remember(from, 10, domain, t.template_id, items);
+    }
+
+    /// Decodes a data set that `netflow_parser` returned without records, from the datagram's
+    /// bytes and our copy of its template.
+    #[allow(clippy::too_many_arguments)] // one call site per version; a struct would only rename them
+    fn fallback(
+        &mut self,
+        from: SocketAddr,
+        version: u16,
+        domain: u32,
+        set_id: u16,
+        raw: &mut RawSets<'_>,
+        clock: Clock,
+        out: &mut dyn FnMut(ExportRecord),
+    ) {
+        match raw.take(set_id) {
+            Some(body) => self.walk((from, version, domain, set_id), body, clock, out),
+            None => self.summary.unsupported(format!(
+                "v{version} data set with no records decoded (template {set_id})"
+            )),
         }
     }
 
@@ -578,7 +767,15 @@ impl NetflowDecoder {
 fn short(e: &netflow_parser::NetflowError) -> String {
     let s = e.to_string();
     // Errors can quote the remaining bytes: keep reasons short so they group in the tally.
-    let s = s.split(['[', '\n']).next().unwrap_or("").trim().to_string();
+    let s = s
+        .split(['[', '\n'])
+        .next()
+        .unwrap_or("")
+        .split(" Error {")
+        .next()
+        .unwrap_or("")
+        .trim_end_matches([':', ' '])
+        .to_string();
     s.chars().take(100).collect()
 }
 
@@ -671,6 +868,138 @@ pub fn is_flow_export_pcap(path: &Path) -> Result<bool> {
 /// The address `.dat` dumps are decoded as coming from (they carry none).
 pub fn unknown_exporter() -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0)
+}
+
+/// Templates kept for the fallback decoder before the cache is reset.
+const MAX_TEMPLATES: usize = 65_536;
+
+/// Bytes of data sets held while waiting for their templates.
+const MAX_PENDING_BYTES: usize = 16 << 20;
+
+/// Exporter, version, domain, template id.
+type TemplateKey = (SocketAddr, u16, u32, u16);
+
+/// One field of a data template.
+#[derive(Debug, Clone, Copy)]
+struct TemplateItem {
+    id: u16,
+    len: u16,
+    enterprise: Option<u32>,
+}
+
+/// The sets of one datagram, by id, in order, for the fallback decoder.
+struct RawSets<'a> {
+    sets: Vec<(u16, &'a [u8])>,
+}
+
+impl<'a> RawSets<'a> {
+    fn new(data: &'a [u8]) -> Self {
+        let mut sets = Vec::new();
+        let header = match data.get(..2) {
+            Some([0, 9]) => 20,
+            Some([0, 10]) => 16,
+            _ => return RawSets { sets },
+        };
+        let mut off = header;
+        while off + 4 <= data.len() {
+            let id = u16::from_be_bytes([data[off], data[off + 1]]);
+            let len = usize::from(u16::from_be_bytes([data[off + 2], data[off + 3]]));
+            if len < 4 || off + len > data.len() {
+                break;
+            }
+            sets.push((id, &data[off + 4..off + len]));
+            off += len;
+        }
+        RawSets { sets }
+    }
+
+    /// The first not yet used set with this id.
+    fn take(&mut self, id: u16) -> Option<&'a [u8]> {
+        let i = self.sets.iter().position(|(k, _)| *k == id)?;
+        Some(self.sets.remove(i).1)
+    }
+}
+
+/// A field's bytes as a value, by what the element is.
+fn raw_value(id: u16, b: &[u8]) -> Option<Value> {
+    let uint = |b: &[u8]| -> Option<u64> {
+        (b.len() <= 8).then(|| b.iter().fold(0u64, |a, &x| a << 8 | u64::from(x)))
+    };
+    Some(match id {
+        ie::SRC_V4 | ie::DST_V4 if b.len() == 4 => {
+            Value::Ip(IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3])))
+        }
+        ie::SRC_V6 | ie::DST_V6 if b.len() == 16 => {
+            let a: [u8; 16] = b.try_into().ok()?;
+            Value::Ip(IpAddr::from(a))
+        }
+        ie::START_SECONDS | ie::END_SECONDS => Value::Secs(uint(b)? as f64),
+        ie::START_MILLIS | ie::END_MILLIS | ie::SYSTEM_INIT_MILLIS => {
+            Value::Secs(uint(b)? as f64 / 1e3)
+        }
+        ie::START_MICROS | ie::END_MICROS | ie::START_NANOS | ie::END_NANOS if b.len() == 8 => {
+            let secs = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+            let frac = u32::from_be_bytes([b[4], b[5], b[6], b[7]]);
+            Value::Secs(f64::from(secs) + f64::from(frac) / 4_294_967_296.0)
+        }
+        _ => Value::Num(uint(b)?),
+    })
+}
+
+/// Walks the records of a data set by its template; false when the set ends inside a record.
+fn walk_records(mut body: &[u8], items: &[TemplateItem], out: &mut dyn FnMut(Fields)) -> bool {
+    let fixed: usize = items
+        .iter()
+        .map(|i| {
+            if i.len == 0xffff {
+                1
+            } else {
+                usize::from(i.len)
+            }
+        })
+        .sum();
+    if fixed == 0 {
+        return false;
+    }
+    // What is left after the last record shorter than one is set padding.
+    while body.len() >= fixed {
+        let mut f = Fields::default();
+        for item in items {
+            let len = if item.len == 0xffff {
+                let Some(&l) = body.first() else { return false };
+                body = &body[1..];
+                if l == 255 {
+                    if body.len() < 2 {
+                        return false;
+                    }
+                    let l = usize::from(u16::from_be_bytes([body[0], body[1]]));
+                    body = &body[2..];
+                    l
+                } else {
+                    usize::from(l)
+                }
+            } else {
+                usize::from(item.len)
+            };
+            if body.len() < len {
+                return false;
+            }
+            let (v, rest) = body.split_at(len);
+            body = rest;
+            let list = match item.enterprise {
+                None => &mut f.fwd,
+                Some(29305) => &mut f.rev,
+                Some(_) => continue,
+            };
+            if ie::ALL.contains(&item.id) {
+                if let Some(x) = raw_value(item.id, v) {
+                    list.push((item.id, x));
+                }
+            }
+        }
+        out(f);
+    }
+    true
 }
 
 #[cfg(test)]

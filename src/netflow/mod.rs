@@ -218,8 +218,10 @@ pub struct NetflowSummary {
     pub templates: u64,
     /// Options data records (exporter metadata, no flows).
     pub options_records: u64,
-    /// Data sets that arrived before their template (not decoded).
+    /// Data sets that arrived before their template (held until it comes).
     pub pending_sets: u64,
+    /// Held data sets decoded when their template came.
+    pub pending_resolved: u64,
     /// Data records without addresses (not flows).
     pub without_addresses: u64,
     /// Unsupported or damaged content, by reason.
@@ -270,7 +272,8 @@ impl NetflowSummary {
         if self.datagrams > 0 {
             s += &format!(
                 "export datagrams: {} (records v5 {}, v9 {}, IPFIX {}; templates {}, options \
-                 records {}, data sets before their template {}, records without addresses {})\n",
+                 records {}, data sets before their template {} ({} decoded when it came), records \
+                 without addresses {})\n",
                 self.datagrams,
                 self.records_v5,
                 self.records_v9,
@@ -278,6 +281,7 @@ impl NetflowSummary {
                 self.templates,
                 self.options_records,
                 self.pending_sets,
+                self.pending_resolved,
                 self.without_addresses
             );
         }

@@ -164,6 +164,7 @@ pub fn parse_protocol(s: &str) -> Option<u8> {
         "esp" => 50,
         "ah" => 51,
         "icmp6" | "ipv6-icmp" | "icmpv6" => 58,
+        "vrrp" => 112,
         "sctp" => 132,
         _ => return None,
     })
