@@ -708,3 +708,160 @@ fn softflowd_and_nfdump_agree_with_extract() {
         );
     }
 }
+
+#[test]
+fn detect_tells_inputs_apart() {
+    use poolscope::netflow::detect;
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(
+        detect(&data(
+            "netflow/pmacct/pcap/100-IPFIXv10-CISCO__traffic-00.pcap"
+        ))
+        .unwrap(),
+        InputFormat::ExportPcap
+    );
+    assert_eq!(
+        detect(&data("netflow/akvorado/nfv5.pcap")).unwrap(),
+        InputFormat::ExportPcap
+    );
+    assert_eq!(
+        detect(&data("netflow/logstash/netflow5.dat")).unwrap(),
+        InputFormat::RawExport
+    );
+    assert_eq!(
+        detect(&data("netflow/logstash/ipfix_test_openbsd_pflow_tpl.dat")).unwrap(),
+        InputFormat::RawExport
+    );
+    assert_eq!(
+        detect(&data("netflow/nfdump/mining.csv")).unwrap(),
+        InputFormat::NfdumpCsv
+    );
+    let csv = dir.path().join("t.csv");
+    std::fs::write(&csv, "a,b,c\n1,2,3\n").unwrap();
+    assert_eq!(detect(&csv).unwrap(), InputFormat::Csv);
+    // An ordinary capture is not an export: the error says what to do instead.
+    let e = detect(&data("pcap/mining.pcapng")).unwrap_err().to_string();
+    assert!(e.contains("mining.pcapng") && e.contains("extract"), "{e}");
+    let junk = dir.path().join("junk.bin");
+    std::fs::write(&junk, [0u8, 1, 2, 3, 0xff, 0xfe]).unwrap();
+    assert!(detect(&junk).is_err());
+}
+
+#[test]
+fn templates_in_one_file_serve_data_in_the_next() {
+    let dir = data("netflow/akvorado");
+    let opts = NetflowOptions::default();
+    let mut alone = 0;
+    let s = read_flow_export(&dir.join("data.pcap"), &opts, &mut |_| {
+        alone += 1;
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(alone, 0);
+    assert!(s.pending_sets > 0, "{}", s.render());
+    let mut both = Vec::new();
+    let s = poolscope::netflow::read_flow_exports(
+        &[dir.join("template.pcap"), dir.join("data.pcap")],
+        &opts,
+        &mut |r| {
+            both.push(r);
+            Ok(())
+        },
+    )
+    .unwrap();
+    assert!(!both.is_empty(), "{}", s.render());
+    assert_eq!(s.conversations as usize, both.len());
+    assert!(both.iter().all(|r| &*r.capture == "data.pcap"));
+    assert!(s.decoded_records() >= s.conversations);
+}
+
+#[test]
+fn parquet_and_mapped_csv_tables() {
+    use polars::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    // One session cut in two pieces each way, with the exporter's own column names.
+    let mut df = df!(
+        "saddr" => ["10.0.0.5", "198.51.100.7", "10.0.0.5", "198.51.100.7"],
+        "daddr" => ["198.51.100.7", "10.0.0.5", "198.51.100.7", "10.0.0.5"],
+        "sport" => [51000i64, 3333, 51000, 3333],
+        "dport" => [3333i64, 51000, 3333, 51000],
+        "proto" => ["tcp", "tcp", "tcp", "tcp"],
+        "start" => ["2024-01-01T00:00:00Z", "2024-01-01T00:00:00.5Z", "2024-01-01T00:05:00Z", "2024-01-01T00:05:00.5Z"],
+        "end" => ["2024-01-01T00:04:59Z", "2024-01-01T00:04:59Z", "2024-01-01T00:09:00Z", "2024-01-01T00:09:00Z"],
+        "pkts" => [10u64, 8, 12, 9],
+        "octets" => [1000u64, 4000, 1200, 4500],
+        "flags" => [0x1au32, 0x12, 0x18, 0x19],
+    )
+    .unwrap();
+    let pq = dir.path().join("flows.parquet");
+    ParquetWriter::new(std::fs::File::create(&pq).unwrap())
+        .finish(&mut df)
+        .unwrap();
+    let csv = dir.path().join("flows.csv");
+    CsvWriter::new(std::fs::File::create(&csv).unwrap())
+        .finish(&mut df)
+        .unwrap();
+    let mapfile = dir.path().join("map.txt");
+    std::fs::write(
+        &mapfile,
+        "# exporter columns\nsrc_ip=saddr\ndst_ip=daddr\nsrc_port=sport\ndst_port=dport\n\
+         protocol=proto\nfirst=start\nlast=end\npackets=pkts\nbytes=octets\ntcp_flags=flags\n",
+    )
+    .unwrap();
+    let map = poolscope::netflow::parse_map(mapfile.to_str().unwrap()).unwrap();
+    assert_eq!(
+        poolscope::netflow::detect(&pq).unwrap(),
+        InputFormat::Parquet
+    );
+    for path in [&pq, &csv] {
+        let opts = NetflowOptions {
+            map: map.clone(),
+            ..Default::default()
+        };
+        let mut got = Vec::new();
+        let s = read_flow_export(path, &opts, &mut |r| {
+            got.push(r);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(s.rows, 4, "{}", s.render());
+        assert_eq!(got.len(), 1, "{}", s.render());
+        let r = &got[0];
+        assert_eq!(
+            (r.src_ip.to_string().as_str(), r.dst_port),
+            ("10.0.0.5", 3333)
+        );
+        assert_eq!((r.packets_c2s, r.packets_s2c), (22, 17));
+        assert_eq!((r.bytes_c2s, r.bytes_s2c), (2200, 8500));
+        assert_eq!(r.first_seen, 1_704_067_200.0);
+        assert_eq!(r.last_seen, 1_704_067_200.0 + 540.0);
+        let row = &r.model_rows[0];
+        let get = |n: &str| row[NETFLOW_FEATURES.iter().position(|x| *x == n).unwrap()];
+        assert_eq!(get("stitched_records"), 2.0);
+        assert_eq!(get("has_reverse"), 1.0);
+        assert_eq!(get("syn_c2s"), 1.0);
+        assert_eq!(s.stitched, 1);
+        assert_eq!(s.paired, 1);
+    }
+    // Without the map the table is refused with the missing names.
+    let e = read_flow_export(&pq, &NetflowOptions::default(), &mut |_| Ok(()))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("src_ip") && e.contains("--map"), "{e}");
+}
+
+#[test]
+fn sink_errors_stop_the_run() {
+    let mut n = 0;
+    let e = read_flow_export(
+        &data("netflow/nfdump/mining.csv"),
+        &NetflowOptions::default(),
+        &mut |_| {
+            n += 1;
+            anyhow::bail!("disk full")
+        },
+    )
+    .unwrap_err();
+    assert_eq!(n, 1);
+    assert!(e.to_string().contains("disk full"));
+}
