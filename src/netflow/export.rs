@@ -746,9 +746,7 @@ impl NetflowDecoder {
                         .unsupported("UDP payload cut by the capture's snap length".into());
                     return;
                 }
-                let exporter = SocketAddr::new(p.src, src_port);
-                let payload = p.payload.to_vec();
-                self.decode_datagram(exporter, &payload, out);
+                self.decode_datagram(SocketAddr::new(p.src, src_port), p.payload, out);
             },
         )?;
         match end {
@@ -842,10 +840,11 @@ pub fn is_flow_export_pcap(path: &Path) -> Result<bool> {
     let mut skipped = 0u64;
     let mut decoder = Decoder::new();
     let (mut seen, mut export) = (0u32, 0u32);
-    // The reader has no early stop: the visitor ignores everything after the sample.
+    // The reader has no early stop: it gets the first 4 MiB only, and the visitor ignores
+    // everything after the sample.
     let _ = read_capture(
         &label,
-        std::io::BufReader::new(file),
+        std::io::Read::take(std::io::BufReader::new(file), 4 << 20),
         &mut skipped,
         &mut |raw| {
             if seen >= 32 {

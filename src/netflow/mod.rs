@@ -155,14 +155,11 @@ pub fn detect(path: &Path) -> Result<InputFormat, Error> {
     if first.starts_with("ts,te,td,sa,da") {
         return Ok(InputFormat::NfdumpCsv);
     }
-    if !first.is_empty()
-        && first
-            .chars()
-            .all(|c| !c.is_control() || c == '\t' || c == '\r')
-    {
-        if [',', '\t', ';'].iter().any(|&s| first.contains(s)) {
-            return Ok(InputFormat::Csv);
-        }
+    let printable = first
+        .chars()
+        .all(|c| !c.is_control() || c == '\t' || c == '\r');
+    if !first.is_empty() && printable && [',', '\t', ';'].iter().any(|&s| first.contains(s)) {
+        return Ok(InputFormat::Csv);
     }
     Err(Error::NotCapture {
         path: label,
