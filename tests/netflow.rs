@@ -865,3 +865,22 @@ fn sink_errors_stop_the_run() {
     assert_eq!(n, 1);
     assert!(e.to_string().contains("disk full"));
 }
+
+#[test]
+fn every_prefix_of_real_datagrams_is_survived() {
+    for name in [
+        "ipfix_test_openbsd_pflow_tpl.dat",
+        "ipfix_test_openbsd_pflow_data.dat",
+        "netflow9_test_huawei_netstream_tpl.dat",
+        "netflow9_test_huawei_netstream_data.dat",
+        "netflow5.dat",
+    ] {
+        let bytes = std::fs::read(data(&format!("netflow/logstash/{name}"))).unwrap();
+        let mut dec = NetflowDecoder::new();
+        for n in 0..=bytes.len() {
+            // Truncated datagrams decode what they can or are counted, never panic.
+            dec.decode_datagram(unknown_exporter(), &bytes[..n], &mut |_| {});
+        }
+        assert_eq!(dec.summary.datagrams as usize, bytes.len() + 1);
+    }
+}

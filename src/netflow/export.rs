@@ -492,7 +492,7 @@ impl NetflowDecoder {
                 }
                 v9::FlowSetBody::Data(d) if d.fields.is_empty() => {
                     let id = fs.header.flowset_id;
-                    self.fallback(from, 9, h.source_id, id, raw, clock, out);
+                    self.fallback((from, 9, h.source_id, id), raw, clock, out);
                 }
                 v9::FlowSetBody::Data(d) => {
                     for rec in &d.fields {
@@ -545,7 +545,7 @@ impl NetflowDecoder {
                 }
                 ipfix::FlowSetBody::Data(d) if d.fields.is_empty() => {
                     let id = fs.header.header_id;
-                    self.fallback(from, 10, h.observation_domain_id, id, raw, clock, out);
+                    self.fallback((from, 10, h.observation_domain_id, id), raw, clock, out);
                 }
                 ipfix::FlowSetBody::Data(d) => {
                     for rec in &d.fields {
@@ -665,19 +665,16 @@ impl NetflowDecoder {
 
     /// Decodes a data set that `netflow_parser` returned without records, from the datagram's
     /// bytes and our copy of its template.
-    #[allow(clippy::too_many_arguments)] // one call site per version; a struct would only rename them
     fn fallback(
         &mut self,
-        from: SocketAddr,
-        version: u16,
-        domain: u32,
-        set_id: u16,
+        key: TemplateKey,
         raw: &mut RawSets<'_>,
         clock: Clock,
         out: &mut dyn FnMut(ExportRecord),
     ) {
+        let (_, version, _, set_id) = key;
         match raw.take(set_id) {
-            Some(body) => self.walk((from, version, domain, set_id), body, clock, out),
+            Some(body) => self.walk(key, body, clock, out),
             None => self.summary.unsupported(format!(
                 "v{version} data set with no records decoded (template {set_id})"
             )),
