@@ -20,7 +20,14 @@ fn generate(path: &std::path::Path) {
         let conv = i / 6;
         let piece = (i % 6) / 2;
         let start = conv + piece * 300;
-        let (h, m, s) = ((start / 3600) % 24, (start / 60) % 60, start % 60);
+        let stamp = |t: u64| {
+            format!(
+                "2024-01-01 {:02}:{:02}:{:02}",
+                t / 3600,
+                (t / 60) % 60,
+                t % 60
+            )
+        };
         let client = format!(
             "10.{}.{}.{}",
             (conv >> 16) & 0xff,
@@ -35,8 +42,9 @@ fn generate(path: &std::path::Path) {
         };
         writeln!(
             w,
-            "2024-01-01 {h:02}:{m:02}:{s:02}.250,2024-01-01 {h:02}:{m2:02}:{s:02}.000,299.0,{sa},{da},{sp},{dp},TCP,...AP...,0,0,{p},{b},0,0",
-            m2 = (m + 4) % 60,
+            "{}.250,{}.000,299.0,{sa},{da},{sp},{dp},TCP,...AP...,0,0,{p},{b},0,0",
+            stamp(start),
+            stamp(start + 299),
             p = 20 + conv % 50,
             b = 1500 + (conv % 50) * 80,
         )

@@ -8,6 +8,12 @@ use poolscope::netflow::{read_flow_export, NetflowOptions};
 use std::io::Write;
 use std::time::Instant;
 
+/// `2024-01-DD HH:MM:SS` for `t` seconds after 2024-01-01 00:00:00 (t under 31 days).
+fn stamp(t: u64) -> String {
+    let (d, h, m, s) = (1 + t / 86_400, (t / 3600) % 24, (t / 60) % 60, t % 60);
+    format!("2024-01-{d:02} {h:02}:{m:02}:{s:02}")
+}
+
 /// Writes `rows` nfdump CSV rows: conversations of 6 records (3 active-timeout pieces each
 /// way), starting a second apart, over 60 000 client addresses.
 fn generate(path: &str, rows: u64) -> std::io::Result<()> {
@@ -16,14 +22,11 @@ fn generate(path: &str, rows: u64) -> std::io::Result<()> {
         w,
         "ts,te,td,sa,da,sp,dp,pr,flg,fwd,stos,ipkt,ibyt,opkt,obyt"
     )?;
-    let t0: u64 = 1_704_067_200; // 2024-01-01 00:00:00 UTC
     for i in 0..rows {
         let conv = i / 6;
         let piece = (i % 6) / 2;
         let reverse = i % 2 == 1;
-        let start = t0 + conv + piece * 300;
-        let (h, m, s) = ((start / 3600) % 24, (start / 60) % 60, start % 60);
-        let day = 1 + (start - t0) / 86_400;
+        let start = conv + piece * 300;
         let client = format!(
             "10.{}.{}.{}",
             (conv >> 16) & 0xff,
@@ -40,9 +43,10 @@ fn generate(path: &str, rows: u64) -> std::io::Result<()> {
         let (p, b) = (20 + conv % 50, 1500 + (conv % 50) * 80);
         writeln!(
             w,
-            "2024-01-{day:02} {h:02}:{m:02}:{s:02}.{ms:03},2024-01-{day:02} {h:02}:{m2:02}:{s:02}.000,299.0,{sa},{da},{sp},{dp},TCP,...AP...,0,0,{p},{b},0,0",
-            ms = i % 1000,
-            m2 = (m + 4) % 60,
+            "{}.{:03},{}.000,299.0,{sa},{da},{sp},{dp},TCP,...AP...,0,0,{p},{b},0,0",
+            stamp(start),
+            i % 1000,
+            stamp(start + 299),
         )?;
     }
     w.flush()
