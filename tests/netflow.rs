@@ -426,10 +426,16 @@ fn free_udp_port() -> u16 {
 
 /// Runs softflowd over a capture, exporting to 127.0.0.1:`port`, to the end of the file.
 fn softflowd(bin: &Path, capture: &Path, port: u16, version: &str, dir: &Path) {
+    // "10b": IPFIX with bidirectional records.
+    let (version, bidir) = match version {
+        "10b" => ("10", true),
+        v => (v, false),
+    };
     let out = std::process::Command::new(bin)
         .args(["-r", capture.to_str().unwrap()])
         .args(["-n", &format!("127.0.0.1:{port}")])
         .args(["-v", version, "-d", "-a", "-c", "none"])
+        .args(if bidir { &["-b"][..] } else { &[][..] })
         .args(["-p", dir.join("softflowd.pid").to_str().unwrap()])
         .output()
         .expect("run softflowd");
@@ -577,7 +583,7 @@ fn compare_with_extract(csv_path: &Path, capture: &Path) {
     .unwrap();
     eprintln!("{}", summary.render());
     assert!(
-        summary.rows > 0 && summary.rows_skipped == 0,
+        summary.records > 0 && summary.rows_skipped == 0 && summary.unsupported.is_empty(),
         "{}",
         summary.render()
     );
@@ -707,6 +713,13 @@ fn softflowd_and_nfdump_agree_with_extract() {
             direct.values().sum::<usize>()
         );
     }
+
+    // Bidirectional IPFIX (RFC 5103 reverse elements): one record per connection carrying
+    // both directions, read back from a raw dump of the datagrams.
+    let grams = softflowd_datagrams(&tools.0, &capture, "10b", dir.path());
+    let dat = dir.path().join("biflow.dat");
+    std::fs::write(&dat, grams.concat()).unwrap();
+    compare_with_extract(&dat, &capture);
 }
 
 #[test]

@@ -202,6 +202,9 @@ struct Clock {
     export: f64,
     /// Exporter uptime at export, milliseconds (v9 only; IPFIX has none in its header).
     uptime_ms: Option<u64>,
+    /// Exporter boot time, epoch seconds (IPFIX `systemInitTimeMilliseconds` from options
+    /// data), the origin of uptime-relative times in IPFIX.
+    init: Option<f64>,
 }
 
 fn times(f: &Fields, clock: Clock) -> (f64, f64) {
@@ -226,7 +229,7 @@ fn times(f: &Fields, clock: Clock) -> (f64, f64) {
     );
     let up = |n: u16| -> Option<f64> {
         let t = f.num(n)?;
-        if let Some(init) = f.abs_time(ie::SYSTEM_INIT_MILLIS) {
+        if let Some(init) = f.abs_time(ie::SYSTEM_INIT_MILLIS).or(clock.init) {
             return Some(init + t as f64 / 1e3);
         }
         let now = clock.uptime_ms?;
@@ -347,6 +350,8 @@ pub struct NetflowDecoder {
     /// Data sets that came before their template, held until it comes (bounded).
     pending: HashMap<TemplateKey, Vec<(Vec<u8>, Clock)>>,
     pending_bytes: usize,
+    /// Boot time announced in IPFIX options data, per exporter and domain.
+    boot_times: HashMap<(SocketAddr, u32), f64>,
     /// Held data sets whose template has just arrived.
     held: Vec<(TemplateKey, Vec<u8>, Clock)>,
     /// What was decoded and what was skipped.
@@ -368,6 +373,7 @@ impl NetflowDecoder {
             pending: HashMap::new(),
             pending_bytes: 0,
             held: Vec::new(),
+            boot_times: HashMap::new(),
             summary: NetflowSummary::default(),
         }
     }
@@ -462,6 +468,7 @@ impl NetflowDecoder {
         let clock = Clock {
             export: f64::from(h.unix_secs),
             uptime_ms: Some(u64::from(h.sys_up_time)),
+            init: None,
         };
         for fs in &p.flowsets {
             match &fs.body {
@@ -518,9 +525,23 @@ impl NetflowDecoder {
     ) {
         let exporter = from.ip();
         let h = &p.header;
+        let scope = (from, h.observation_domain_id);
+        for fs in &p.flowsets {
+            if let ipfix::FlowSetBody::OptionsData(d) = &fs.body {
+                for rec in &d.fields {
+                    if let Some(t) = ipfix_fields(rec).abs_time(ie::SYSTEM_INIT_MILLIS) {
+                        if self.boot_times.len() >= MAX_TEMPLATES {
+                            self.boot_times.clear();
+                        }
+                        self.boot_times.insert(scope, t);
+                    }
+                }
+            }
+        }
         let clock = Clock {
             export: f64::from(h.export_time),
             uptime_ms: None,
+            init: self.boot_times.get(&scope).copied(),
         };
         for fs in &p.flowsets {
             match &fs.body {
