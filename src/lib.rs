@@ -26,6 +26,7 @@ pub mod fingerprint;
 pub mod flow;
 pub mod intel;
 pub mod model;
+pub mod netflow;
 pub mod output;
 pub mod probe;
 pub mod score;

@@ -149,9 +149,9 @@ const SERVICE_PORTS: &[u16] = &[
 ];
 
 /// Ports at or above this are the dynamic range clients draw from (IANA).
-const EPHEMERAL_START: u16 = 49152;
+pub(crate) const EPHEMERAL_START: u16 = 49152;
 
-fn is_service_port(p: u16) -> bool {
+pub(crate) fn is_service_port(p: u16) -> bool {
     p < 1024 || SERVICE_PORTS.binary_search(&p).is_ok()
 }
 

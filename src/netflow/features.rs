@@ -1,0 +1,176 @@
+//! The flow-only feature set `netflow-v1`: what a conversation's shape looks like when all that
+//! is known are NetFlow counters. It is computed the same way from flow exports and from packet
+//! captures ([`conversation_from_flow_record`]), so a model trained on labelled captures can
+//! score flow exports. Ports and addresses are deliberately absent: they belong to the feeds,
+//! and a model that learnt them would only learn the training set's pools.
+
+use super::conversation::{Conversation, RunningStats, Side};
+use crate::decode::tcp_flags;
+use crate::output::FlowRecord;
+
+/// Name of the schema in [`FlowRecord::model_schema`].
+pub const NETFLOW_SCHEMA: &str = "netflow-v1";
+
+/// Column names of the `netflow-v1` vector, in order.
+pub const NETFLOW_FEATURES: &[&str] = &[
+    "duration",
+    "packets_c2s",
+    "packets_s2c",
+    "bytes_c2s",
+    "bytes_s2c",
+    "bytes_per_packet_c2s",
+    "bytes_per_packet_s2c",
+    "bytes_c2s_share",
+    "packets_per_minute",
+    "bytes_per_minute",
+    "syn_c2s",
+    "fin_c2s",
+    "rst_c2s",
+    "psh_c2s",
+    "syn_s2c",
+    "fin_s2c",
+    "rst_s2c",
+    "psh_s2c",
+    "stitched_records",
+    "record_duration_mean",
+    "record_duration_cv",
+    "gap_cv",
+    "has_reverse",
+];
+
+fn ratio(a: f64, b: f64) -> f32 {
+    if b > 0.0 {
+        (a / b) as f32
+    } else {
+        f32::NAN
+    }
+}
+
+fn flag(side: &Side, bit: u8) -> f32 {
+    if side.tcp_flags & bit != 0 {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+/// The `netflow-v1` vector of a conversation, in [`NETFLOW_FEATURES`] order; NaN where a
+/// value is undefined (a rate of an instantaneous flow, a CV of one record). TCP flag bits are
+/// 0 for UDP and for packet-capture flows, where the record does not keep them.
+pub fn netflow_features(c: &Conversation) -> Vec<f32> {
+    let d = c.duration();
+    let (pc, ps) = (c.c2s.packets as f64, c.s2c.packets as f64);
+    let (bc, bs) = (c.c2s.bytes as f64, c.s2c.bytes as f64);
+    let minutes = d / 60.0;
+    let v = vec![
+        d as f32,
+        pc as f32,
+        ps as f32,
+        bc as f32,
+        bs as f32,
+        ratio(bc, pc),
+        ratio(bs, ps),
+        ratio(bc, bc + bs),
+        ratio(pc + ps, minutes),
+        ratio(bc + bs, minutes),
+        flag(&c.c2s, tcp_flags::SYN),
+        flag(&c.c2s, tcp_flags::FIN),
+        flag(&c.c2s, tcp_flags::RST),
+        flag(&c.c2s, tcp_flags::PSH),
+        flag(&c.s2c, tcp_flags::SYN),
+        flag(&c.s2c, tcp_flags::FIN),
+        flag(&c.s2c, tcp_flags::RST),
+        flag(&c.s2c, tcp_flags::PSH),
+        c.stitched_records() as f32,
+        c.record_durations.mean() as f32,
+        c.record_durations.cv() as f32,
+        c.gaps.cv() as f32,
+        if c.has_reverse() { 1.0 } else { 0.0 },
+    ];
+    debug_assert_eq!(v.len(), NETFLOW_FEATURES.len());
+    v
+}
+
+/// The conversation an exporter would have reported for a packet-capture flow with no
+/// timeouts: one record per direction, no TCP flags (the record does not keep them).
+pub fn conversation_from_flow_record(r: &FlowRecord) -> Conversation {
+    let side = |packets: u64, bytes: u64| {
+        let mut s = Side {
+            packets,
+            bytes,
+            ..Side::default()
+        };
+        if packets > 0 {
+            s.records = 1;
+            s.first = r.first_seen;
+            s.last = r.last_seen;
+        }
+        s
+    };
+    let c2s = side(r.packets_c2s, r.bytes_c2s);
+    let s2c = side(r.packets_s2c, r.bytes_s2c);
+    let mut durations = RunningStats::default();
+    for s in [&c2s, &s2c] {
+        if s.records > 0 {
+            durations.push(r.duration);
+        }
+    }
+    Conversation {
+        protocol: if r.transport == "tcp" { 6 } else { 17 },
+        client: (r.src_ip, r.src_port),
+        server: (r.dst_ip, r.dst_port),
+        first: r.first_seen,
+        last: r.last_seen,
+        c2s,
+        s2c,
+        record_durations: durations,
+        gaps: RunningStats::default(),
+        biflow_records: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_values_line_up() {
+        let mut c = Conversation {
+            protocol: 6,
+            client: ("10.0.0.1".parse().unwrap(), 50000),
+            server: ("10.0.0.2".parse().unwrap(), 3333),
+            first: 100.0,
+            last: 220.0,
+            c2s: Side {
+                packets: 10,
+                bytes: 1000,
+                tcp_flags: tcp_flags::SYN | tcp_flags::PSH,
+                records: 2,
+                first: 100.0,
+                last: 220.0,
+            },
+            s2c: Side::default(),
+            record_durations: RunningStats::default(),
+            gaps: RunningStats::default(),
+            biflow_records: 0,
+        };
+        c.record_durations.push(60.0);
+        c.record_durations.push(60.0);
+        let v = netflow_features(&c);
+        let get = |n: &str| v[NETFLOW_FEATURES.iter().position(|x| *x == n).unwrap()];
+        assert_eq!(get("duration"), 120.0);
+        assert_eq!(get("bytes_per_packet_c2s"), 100.0);
+        assert!(get("bytes_per_packet_s2c").is_nan());
+        assert_eq!(get("bytes_c2s_share"), 1.0);
+        assert_eq!(get("packets_per_minute"), 5.0);
+        assert_eq!(get("bytes_per_minute"), 500.0);
+        assert_eq!(
+            (get("syn_c2s"), get("fin_c2s"), get("psh_c2s")),
+            (1.0, 0.0, 1.0)
+        );
+        assert_eq!(get("stitched_records"), 2.0);
+        assert_eq!(get("record_duration_cv"), 0.0);
+        assert!(get("gap_cv").is_nan());
+        assert_eq!(get("has_reverse"), 0.0);
+    }
+}
