@@ -97,9 +97,64 @@ pub struct FlowArgs {
     /// No progress bar and no summary on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+    /// What the inputs are, instead of detecting it from their content: pcap (packet
+    /// captures), netflow-pcap (captures of NetFlow/IPFIX export traffic), netflow-raw (export
+    /// datagrams back to back), nfdump-csv (`nfdump -o csv`), csv or parquet (flow tables).
+    #[arg(long, value_parser = ["pcap", "netflow-pcap", "netflow-raw", "nfdump-csv", "csv", "parquet"])]
+    pub input_format: Option<String>,
+    /// Column names of a CSV or Parquet flow table, as `src_ip=sa,dst_ip=da,...` or a file of
+    /// `name=column` lines (names: src_ip, dst_ip, src_port, dst_port, protocol, first, last,
+    /// packets, bytes, tcp_flags, packets_rev, bytes_rev).
+    #[arg(long)]
+    pub map: Option<String>,
 }
 
 impl FlowArgs {
+    /// FlowArgs with every default, for the given inputs (what `train` and `eval` use).
+    pub fn defaults(inputs: Vec<PathBuf>, quiet: bool) -> FlowArgs {
+        FlowArgs {
+            inputs,
+            tcp_idle_timeout: 600.0,
+            udp_idle_timeout: 120.0,
+            active_timeout: 3600.0,
+            max_flows: 500_000,
+            stream_cap: 65_536,
+            quiet,
+            input_format: None,
+            map: None,
+        }
+    }
+
+    /// How flow exports are read.
+    pub fn netflow_options(&self) -> Result<crate::netflow::NetflowOptions, Error> {
+        use crate::netflow::InputFormat;
+        let format = match self.input_format.as_deref() {
+            Some("netflow-pcap") => Some(InputFormat::ExportPcap),
+            Some("netflow-raw") => Some(InputFormat::RawExport),
+            Some("nfdump-csv") => Some(InputFormat::NfdumpCsv),
+            Some("csv") => Some(InputFormat::Csv),
+            Some("parquet") => Some(InputFormat::Parquet),
+            _ => None,
+        };
+        let map = match &self.map {
+            Some(m) => crate::netflow::parse_map(m)?,
+            None => Default::default(),
+        };
+        Ok(crate::netflow::NetflowOptions {
+            format,
+            map,
+            ..Default::default()
+        })
+    }
+
+    /// True when an input is a flow export rather than a packet capture.
+    fn is_export(&self, path: &std::path::Path) -> bool {
+        match self.input_format.as_deref() {
+            Some("pcap") => false,
+            Some(_) => true,
+            None => path.as_os_str() != "-" && crate::netflow::detect(path).is_ok(),
+        }
+    }
     /// Checks the arguments without touching any file and builds the configuration.
     pub fn config(&self) -> Result<ExtractConfig, Error> {
         for (name, v) in [
@@ -258,7 +313,40 @@ pub(super) fn run_pipeline(
     };
     let mut ex = Extractor::new(cfg);
     let mut exit = 0;
-    for path in &args.inputs {
+    let (exports, captures): (Vec<PathBuf>, Vec<PathBuf>) =
+        args.inputs.iter().cloned().partition(|p| args.is_export(p));
+    if !exports.is_empty() {
+        let opts = args.netflow_options()?;
+        bar.set_message("flow exports");
+        let mut sink_err = None;
+        let r = crate::netflow::read_flow_exports(&exports, &opts, &mut |rec| {
+            sink(rec).map_err(|e| {
+                let msg = e.to_string();
+                sink_err = Some(e);
+                anyhow::anyhow!(msg)
+            })
+        });
+        if let Some(e) = sink_err {
+            bar.finish_and_clear();
+            return Err(e.into());
+        }
+        match r {
+            Ok(summary) => {
+                if !args.quiet {
+                    bar.suspend(|| {
+                        for line in summary.render().lines() {
+                            eprintln!("poolscope: flow exports: {line}");
+                        }
+                    });
+                }
+            }
+            Err(e) => {
+                bar.suspend(|| eprintln!("poolscope: {e:#}"));
+                exit = exit.max(2);
+            }
+        }
+    }
+    for path in &captures {
         let label = path.display().to_string();
         bar.set_message(label.clone());
         let input: Box<dyn Read + Send> = if path.as_os_str() == "-" {

@@ -30,7 +30,11 @@ pub struct ScoreArgs {
     /// $POOLSCOPE_MODEL, else ./models/default.model, else the model shipped with poolscope.
     #[arg(long, conflicts_with = "no_model")]
     pub model: Option<PathBuf>,
-    /// Score without the model (protocol evidence and feeds only).
+    /// Flow-only model for flow-export inputs (NetFlow, IPFIX, flow tables). Default:
+    /// models/netflow.model beside the default model.
+    #[arg(long, conflicts_with = "no_model")]
+    pub netflow_model: Option<PathBuf>,
+    /// Score without the models (protocol evidence and feeds only).
     #[arg(long)]
     pub no_model: bool,
     /// Write only flows (or hosts) at least this bad: benign, suspect or mining.
@@ -105,14 +109,35 @@ pub(super) fn run(args: ScoreArgs) -> anyhow::Result<i32> {
     let model: Option<Box<dyn crate::score::FlowModel>> = if args.no_model {
         None
     } else {
-        let path = args.model.clone().unwrap_or_else(default_model_path);
-        match crate::model::Model::load(&path) {
-            Ok(m) => Some(Box::new(m)),
-            Err(e) => {
-                eprintln!("poolscope: {e:#}");
-                return Ok(2);
+        let mut set = crate::model::ModelSet::default();
+        let shape = args.model.clone().unwrap_or_else(default_model_path);
+        let netflow = args.netflow_model.clone().unwrap_or_else(|| {
+            shape
+                .parent()
+                .map(|d| d.join("netflow.model"))
+                .unwrap_or_else(|| PathBuf::from("models/netflow.model"))
+        });
+        // The shape model is needed; the NetFlow one only when given or present.
+        let wanted = [
+            (shape, true),
+            (
+                netflow.clone(),
+                args.netflow_model.is_some() || netflow.exists(),
+            ),
+        ];
+        for (path, needed) in wanted {
+            if !needed {
+                continue;
+            }
+            match crate::model::Model::load(&path) {
+                Ok(m) => set.add(m),
+                Err(e) => {
+                    eprintln!("poolscope: {e:#}");
+                    return Ok(2);
+                }
             }
         }
+        Some(Box::new(set))
     };
     let scorer = Scorer::new(matcher, model);
     let probe_opts = crate::probe::ProbeOptions::default();

@@ -247,25 +247,20 @@ pub(super) fn load(args: &DataArgs) -> Result<(Vec<TrainFlow>, Vec<String>, i32)
             all.push(p.clone());
         }
     }
-    let (tables, captures): (Vec<PathBuf>, Vec<PathBuf>) =
-        all.iter().cloned().partition(|p| is_table_name(p));
+    // Window tables of this schema are read as they are; everything else (captures, flow
+    // exports, flow tables) goes through the pipeline.
+    let mut tables = Vec::new();
+    let mut others = Vec::new();
+    for p in &all {
+        if is_table_name(p) && crate::model::is_window_table(p, &names)? {
+            tables.push(p.clone());
+        } else {
+            others.push(p.clone());
+        }
+    }
     let mut flows = Vec::new();
     let mut exit = 0;
     for t in &tables {
-        if set == FeatureSet::Netflow && !crate::model::is_window_table(t, &names)? {
-            let recs = crate::model::read_flow_export_records(t)?;
-            for rec in recs {
-                let meta = FlowMeta::from_record(&rec);
-                let (label, source) = labeller.label(&meta);
-                flows.push(TrainFlow {
-                    rows: rows_for(&rec, set),
-                    meta,
-                    label,
-                    label_source: source,
-                });
-            }
-            continue;
-        }
         for mut f in read_window_table(t, &names)? {
             let (label, source) = labeller.label(&f.meta);
             if label.is_some() {
@@ -275,16 +270,8 @@ pub(super) fn load(args: &DataArgs) -> Result<(Vec<TrainFlow>, Vec<String>, i32)
             flows.push(f);
         }
     }
-    if !captures.is_empty() {
-        let fa = FlowArgs {
-            inputs: captures.clone(),
-            tcp_idle_timeout: 600.0,
-            udp_idle_timeout: 120.0,
-            active_timeout: 3600.0,
-            max_flows: 500_000,
-            stream_cap: 65_536,
-            quiet: args.quiet,
-        };
+    if !others.is_empty() {
+        let fa = FlowArgs::defaults(others, args.quiet);
         let cfg: ExtractConfig = fa.config().map_err(|e| anyhow!("{e}"))?;
         let (code, summary) = run_pipeline(&fa, cfg, &mut |rec| {
             let meta = FlowMeta::from_record(&rec);
@@ -298,7 +285,7 @@ pub(super) fn load(args: &DataArgs) -> Result<(Vec<TrainFlow>, Vec<String>, i32)
             Ok(())
         })?;
         exit = code;
-        if !args.quiet {
+        if !args.quiet && summary.files > 0 {
             eprint!("{}", render_summary(&summary));
         }
     }

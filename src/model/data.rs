@@ -116,6 +116,13 @@ pub fn eligible(transport: &str, schema: &str, rows: &[Vec<f32>]) -> bool {
     if transport != "tcp" || rows.is_empty() {
         return false;
     }
+    if schema == crate::netflow::features::NETFLOW_SCHEMA {
+        // At least four packets each way (columns 1 and 2 of `netflow-v1`): more than a
+        // handshake and its teardown, so some data was exchanged.
+        return rows
+            .iter()
+            .any(|r| r.len() > 2 && r[1] >= 4.0 && r[2] >= 4.0);
+    }
     if schema != SHAPE_SCHEMA {
         return true;
     }

@@ -23,16 +23,16 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use train::{CvReport, TrainOptions};
 
-/// Schema of the flow-record rows (NetFlow, IPFIX, flow tables).
-pub const NETFLOW_SCHEMA: &str = "netflow-v1";
+pub use crate::netflow::features::NETFLOW_SCHEMA;
 
 /// Rows of the flow-only feature set for a record: its own when it came from a flow export,
-/// else computed from its counters. (Filled in with the flow-export reader.)
+/// else what an exporter would have reported for the capture's flow (one record each way).
 pub fn netflow_rows(rec: &FlowRecord) -> Vec<Vec<f32>> {
     if rec.model_schema == NETFLOW_SCHEMA {
         return rec.model_rows.clone();
     }
-    Vec::new()
+    let c = crate::netflow::features::conversation_from_flow_record(rec);
+    vec![crate::netflow::features::netflow_features(&c)]
 }
 
 /// True when a table has every feature column of `names` (a window table), false for other
@@ -40,11 +40,6 @@ pub fn netflow_rows(rec: &FlowRecord) -> Vec<Vec<f32>> {
 pub fn is_window_table(path: &Path, names: &[&str]) -> Result<bool> {
     let df = data::read_frame(path)?;
     Ok(names.iter().all(|n| df.column(n).is_ok()))
-}
-
-/// Flow records of a flow-export table.
-pub fn read_flow_export_records(path: &Path) -> Result<Vec<FlowRecord>> {
-    bail!("{}: flow exports are not readable yet", path.display())
 }
 
 /// Format tag of model files.
@@ -57,6 +52,7 @@ const TOP_FEATURES: usize = 3;
 pub fn schema_features(schema: &str) -> Option<Vec<&'static str>> {
     match schema {
         SHAPE_SCHEMA => Some(SHAPE_FEATURES.to_vec()),
+        NETFLOW_SCHEMA => Some(crate::netflow::features::NETFLOW_FEATURES.to_vec()),
         _ => None,
     }
 }
@@ -307,6 +303,35 @@ impl FlowModel for Model {
             verdict,
             top_features,
         })
+    }
+}
+
+/// Several models, one per feature schema: each record goes to the model of its schema
+/// (window rows of captures to the shape model, flow-export rows to the NetFlow model).
+#[derive(Default)]
+pub struct ModelSet {
+    models: Vec<Model>,
+}
+
+impl ModelSet {
+    /// Adds a model; a later model of the same schema replaces the earlier one.
+    pub fn add(&mut self, m: Model) {
+        self.models.retain(|x| x.file.schema != m.file.schema);
+        self.models.push(m);
+    }
+
+    /// True when no model was added.
+    pub fn is_empty(&self) -> bool {
+        self.models.is_empty()
+    }
+}
+
+impl FlowModel for ModelSet {
+    fn predict(&self, rec: &FlowRecord) -> Option<ModelOutput> {
+        self.models
+            .iter()
+            .find(|m| m.file.schema == rec.model_schema)
+            .and_then(|m| m.predict(rec))
     }
 }
 

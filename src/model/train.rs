@@ -140,12 +140,19 @@ fn matrix(
             let w = match weighting {
                 Weighting::Rows => 1.0,
                 Weighting::Groups => 1.0 / in_group,
-                Weighting::Time => match r.get(span_col) {
-                    Some(&s) if r.len() == crate::features::shape::SHAPE_FEATURES.len() => {
-                        (s as f64 / crate::features::shape::WINDOW_S).clamp(0.1, 1.0)
-                    }
-                    _ => 1.0,
-                },
+                Weighting::Time => {
+                    // Window rows: the span covered; flow-export rows: the duration.
+                    let t = if r.len() == crate::features::shape::SHAPE_FEATURES.len() {
+                        r.get(span_col)
+                    } else if r.len() == crate::netflow::features::NETFLOW_FEATURES.len() {
+                        r.first()
+                    } else {
+                        None
+                    };
+                    t.filter(|t| t.is_finite()).map_or(1.0, |&t| {
+                        (t as f64 / crate::features::shape::WINDOW_S).clamp(0.1, 1.0)
+                    })
+                }
             };
             rows.push(r.clone());
             y.push(if mining { 1.0 } else { 0.0 });

@@ -370,7 +370,7 @@ impl Stitcher {
             seq: _,
         } = o;
         // Client: the side that talks to a service port, else the ephemeral-range side, else
-        // the side whose first record started first.
+        // the side with the higher port, else the side whose first record started first.
         let (lo_port, hi_port) = (key.lo.1, key.hi.1);
         let lo_is_client = match (is_service_port(lo_port), is_service_port(hi_port)) {
             (false, true) => true,
@@ -378,6 +378,10 @@ impl Stitcher {
             _ => match (lo_port >= EPHEMERAL_START, hi_port >= EPHEMERAL_START) {
                 (true, false) => true,
                 (false, true) => false,
+                // Neither or both in the ephemeral range (Linux picks client ports from 32768):
+                // the higher port is the client's, as in nfdump's and pmacct's pairing; equal
+                // ports fall back to the first record.
+                _ if lo_port != hi_port => lo_port > hi_port,
                 _ => {
                     if sides[0].records == 0 {
                         false

@@ -56,7 +56,7 @@ fn flag(side: &Side, bit: u8) -> f32 {
 
 /// The `netflow-v1` vector of a conversation, in [`NETFLOW_FEATURES`] order; NaN where a
 /// value is undefined (a rate of an instantaneous flow, a CV of one record). TCP flag bits are
-/// 0 for UDP and for packet-capture flows, where the record does not keep them.
+/// 0 for UDP.
 pub fn netflow_features(c: &Conversation) -> Vec<f32> {
     let d = c.duration();
     let (pc, ps) = (c.c2s.packets as f64, c.s2c.packets as f64);
@@ -92,7 +92,7 @@ pub fn netflow_features(c: &Conversation) -> Vec<f32> {
 }
 
 /// The conversation an exporter would have reported for a packet-capture flow with no
-/// timeouts: one record per direction, no TCP flags (the record does not keep them).
+/// timeouts: one record per direction, with the OR of the TCP flags each way.
 pub fn conversation_from_flow_record(r: &FlowRecord) -> Conversation {
     let side = |packets: u64, bytes: u64| {
         let mut s = Side {
@@ -107,8 +107,19 @@ pub fn conversation_from_flow_record(r: &FlowRecord) -> Conversation {
         }
         s
     };
-    let c2s = side(r.packets_c2s, r.bytes_c2s);
-    let s2c = side(r.packets_s2c, r.bytes_s2c);
+    let mut c2s = side(r.packets_c2s, r.bytes_c2s);
+    let mut s2c = side(r.packets_s2c, r.bytes_s2c);
+    // The capture's OR of TCP flags each way, as an exporter keeps it.
+    for (s, name) in [(&mut c2s, "tcp_flags_c2s"), (&mut s2c, "tcp_flags_s2c")] {
+        if let Some(v) = crate::features::FEATURES
+            .iter()
+            .position(|f| f.name == name)
+            .and_then(|i| r.features.get(i))
+            .filter(|v| v.is_finite())
+        {
+            s.tcp_flags = *v as u8;
+        }
+    }
     let mut durations = RunningStats::default();
     for s in [&c2s, &s2c] {
         if s.records > 0 {

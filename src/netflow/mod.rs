@@ -347,11 +347,8 @@ pub fn read_flow_exports(
             Some(f) => f,
             None => detect(path)?,
         };
-        pipe.writer.capture = Arc::from(
-            path.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| path.display().to_string()),
-        );
+        // The path as given, like a capture's: labels and `--benign`/`--mining` refer to it.
+        pipe.writer.capture = Arc::from(path.display().to_string());
         match format {
             InputFormat::ExportPcap | InputFormat::RawExport => {
                 let mut on_record = |r: ExportRecord| {
