@@ -13,6 +13,7 @@
 
 use super::ExportRecord;
 use crate::flow::table::{is_service_port, EPHEMERAL_START};
+use crate::flow::key::FxBuildHasher;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -239,7 +240,7 @@ pub struct StitchStats {
 #[derive(Debug)]
 pub struct Stitcher {
     cfg: StitchConfig,
-    open: HashMap<PairKey, Open>,
+    open: HashMap<PairKey, Open, FxBuildHasher>,
     now: f64,
     last_sweep: f64,
     seq: u64,
@@ -252,7 +253,7 @@ impl Stitcher {
     pub fn new(cfg: StitchConfig) -> Self {
         Stitcher {
             cfg,
-            open: HashMap::new(),
+            open: HashMap::default(),
             now: f64::NEG_INFINITY,
             last_sweep: f64::NEG_INFINITY,
             seq: 0,
