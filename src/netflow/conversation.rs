@@ -12,8 +12,8 @@
 //! input size.
 
 use super::ExportRecord;
-use crate::flow::table::{is_service_port, EPHEMERAL_START};
 use crate::flow::key::FxBuildHasher;
+use crate::flow::table::{is_service_port, EPHEMERAL_START};
 use std::collections::HashMap;
 use std::net::IpAddr;
 
