@@ -151,8 +151,7 @@ fn settle_stratum(stratum: &mut StratumState, reasm: &mut [StreamReassembler; 2]
 fn tls_params(tls: &TlsState) -> Option<TlsParams> {
     match tls {
         TlsState::Parsing(d) => d.server_hello().and_then(|sh| {
-            let v = sh.negotiated_version();
-            let name = if v == 0x0304 || v & 0xff00 == 0x7f00 {
+            let name = if crate::dissect::tls::state::is_tls13(sh.negotiated_version()) {
                 "1.3"
             } else {
                 "1.2"

@@ -80,19 +80,19 @@ pub struct FlowArgs {
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
     /// Seconds of silence after which an open TCP flow ends.
-    #[arg(long, default_value_t = 600.0)]
+    #[arg(long, default_value_t = FlowConfig::default().tcp_idle_timeout)]
     pub tcp_idle_timeout: f64,
     /// Seconds of silence after which a UDP flow ends.
-    #[arg(long, default_value_t = 120.0)]
+    #[arg(long, default_value_t = FlowConfig::default().udp_idle_timeout)]
     pub udp_idle_timeout: f64,
     /// Seconds after its first packet at which a flow is cut into a new record (0 = never).
-    #[arg(long, default_value_t = 3600.0)]
+    #[arg(long, default_value_t = FlowConfig::default().active_timeout)]
     pub active_timeout: f64,
     /// Live flows at most; beyond it the least recently seen flow is ended.
-    #[arg(long, default_value_t = 500_000)]
+    #[arg(long, default_value_t = FlowConfig::default().max_flows)]
     pub max_flows: usize,
     /// Bytes of each TCP direction reassembled for the dissectors.
-    #[arg(long, default_value_t = 65_536)]
+    #[arg(long, default_value_t = ReassemblyConfig::default().max_delivered)]
     pub stream_cap: u64,
     /// No progress bar and no summary on stderr.
     #[arg(short, long)]
@@ -112,13 +112,14 @@ pub struct FlowArgs {
 impl FlowArgs {
     /// FlowArgs with every default, for the given inputs (what `train` and `eval` use).
     pub fn defaults(inputs: Vec<PathBuf>, quiet: bool) -> FlowArgs {
+        let flow = FlowConfig::default();
         FlowArgs {
             inputs,
-            tcp_idle_timeout: 600.0,
-            udp_idle_timeout: 120.0,
-            active_timeout: 3600.0,
-            max_flows: 500_000,
-            stream_cap: 65_536,
+            tcp_idle_timeout: flow.tcp_idle_timeout,
+            udp_idle_timeout: flow.udp_idle_timeout,
+            active_timeout: flow.active_timeout,
+            max_flows: flow.max_flows,
+            stream_cap: ReassemblyConfig::default().max_delivered,
             quiet,
             input_format: None,
             map: None,

@@ -458,13 +458,7 @@ pub(super) fn run_eval(args: EvalArgs) -> Result<i32> {
         let (rep, th) = report(&flows, &oof, &opts);
         let cal = calibrate(&oof);
         for p in &oof {
-            let v = if p.raw >= th.mining {
-                "mining"
-            } else if p.raw >= th.suspect {
-                "suspect"
-            } else {
-                "benign"
-            };
+            let v = th.verdict(p.raw).as_str();
             let mut r = pred_row(
                 &flows[p.flow],
                 "cv",

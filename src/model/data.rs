@@ -439,24 +439,61 @@ pub fn write_window_table(path: &Path, flows: &[TrainFlow], feature_names: &[&st
     Ok(())
 }
 
-/// Reads a CSV, Parquet or NDJSON table with polars (format from the extension, else from the
-/// first bytes).
-pub fn read_frame(path: &Path) -> Result<DataFrame> {
-    let head = {
-        use std::io::Read;
-        let mut b = [0u8; 4];
-        let mut f = std::fs::File::open(path)
-            .with_context(|| format!("{}: cannot open", path.display()))?;
-        let n = f.read(&mut b).unwrap_or(0);
-        b[..n].to_vec()
-    };
-    let format = if head.starts_with(b"PAR1") {
+/// The format of a table: Parquet or NDJSON by their first bytes, else by the extension, else
+/// CSV.
+fn table_format(path: &Path) -> Result<Format> {
+    use std::io::Read;
+    let mut b = [0u8; 4];
+    let mut f =
+        std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    let n = f.read(&mut b).unwrap_or(0);
+    let head = &b[..n];
+    Ok(if head.starts_with(b"PAR1") {
         Format::Parquet
     } else if head.first() == Some(&b'{') {
         Format::Ndjson
     } else {
         Format::from_path(path).unwrap_or(Format::Csv)
-    };
+    })
+}
+
+/// The column names of a table, read from its header (CSV), schema (Parquet) or first object
+/// (NDJSON) without loading the rows.
+pub fn table_columns(path: &Path) -> Result<Vec<String>> {
+    use std::io::BufRead;
+    let open =
+        || std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()));
+    match table_format(path)? {
+        Format::Parquet => {
+            let schema = ParquetReader::new(open()?)
+                .schema()
+                .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+            Ok(schema.iter_names().map(|n| n.to_string()).collect())
+        }
+        format => {
+            let mut first = String::new();
+            std::io::BufReader::new(open()?)
+                .read_line(&mut first)
+                .with_context(|| format!("{}: cannot read", path.display()))?;
+            if format == Format::Ndjson {
+                let obj: Map<String, Value> = serde_json::from_str(first.trim())
+                    .map_err(|e| anyhow!("{}:1: {e}", path.display()))?;
+                Ok(obj.keys().cloned().collect())
+            } else {
+                Ok(first
+                    .trim_end_matches(['\r', '\n'])
+                    .split(',')
+                    .map(|c| c.trim().trim_matches('"').to_string())
+                    .collect())
+            }
+        }
+    }
+}
+
+/// Reads a CSV, Parquet or NDJSON table with polars (format from the first bytes, else from
+/// the extension).
+pub fn read_frame(path: &Path) -> Result<DataFrame> {
+    let format = table_format(path)?;
     let file =
         std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
     let df = match format {
@@ -678,6 +715,15 @@ mod tests {
         for ext in ["parquet", "csv", "ndjson"] {
             let p = dir.path().join(format!("t.{ext}"));
             write_window_table(&p, &flows, SHAPE_FEATURES).unwrap();
+            let mut cols = table_columns(&p).unwrap();
+            let mut expected: Vec<&str> = TABLE_ID_COLUMNS
+                .iter()
+                .chain(SHAPE_FEATURES)
+                .copied()
+                .collect();
+            cols.sort();
+            expected.sort();
+            assert_eq!(cols, expected, "{ext}");
             let back = read_window_table(&p, SHAPE_FEATURES).unwrap();
             assert_eq!(back.len(), 1, "{ext}");
             assert_eq!(back[0].meta, flows[0].meta, "{ext}");

@@ -36,10 +36,11 @@ pub fn netflow_rows(rec: &FlowRecord) -> Vec<Vec<f32>> {
 }
 
 /// True when a table has every feature column of `names` (a window table), false for other
-/// tables (flow exports).
+/// tables (flow exports). Only the column names are read, so a large flow export is not loaded
+/// to find out.
 pub fn is_window_table(path: &Path, names: &[&str]) -> Result<bool> {
-    let df = data::read_frame(path)?;
-    Ok(names.iter().all(|n| df.column(n).is_ok()))
+    let cols = data::table_columns(path)?;
+    Ok(names.iter().all(|n| cols.iter().any(|c| c == n)))
 }
 
 /// Format tag of model files.
@@ -64,6 +65,19 @@ pub struct Thresholds {
     pub suspect: f64,
     /// At or above: `mining`.
     pub mining: f64,
+}
+
+impl Thresholds {
+    /// The verdict of a raw score.
+    pub fn verdict(&self, raw: f64) -> Verdict {
+        if raw >= self.mining {
+            Verdict::Mining
+        } else if raw >= self.suspect {
+            Verdict::Suspect
+        } else {
+            Verdict::Benign
+        }
+    }
 }
 
 /// Monotone map from raw score to probability, fitted on held-out flows (isotonic
@@ -229,13 +243,7 @@ impl ModelFile {
 
     /// Verdict of a raw score by the model's thresholds.
     pub fn verdict(&self, raw: f64) -> Verdict {
-        if raw >= self.thresholds.mining {
-            Verdict::Mining
-        } else if raw >= self.thresholds.suspect {
-            Verdict::Suspect
-        } else {
-            Verdict::Benign
-        }
+        self.thresholds.verdict(raw)
     }
 }
 

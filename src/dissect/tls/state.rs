@@ -476,7 +476,7 @@ fn chain_of(ders: &[&[u8]]) -> Chain {
 }
 
 /// TLS 1.3 final (0x0304) or one of its drafts (0x7fxx).
-fn is_tls13(version: u16) -> bool {
+pub fn is_tls13(version: u16) -> bool {
     version == 0x0304 || version & 0xff00 == 0x7f00
 }
 
