@@ -189,6 +189,7 @@ impl FlowArgs {
                 max_delivered: self.stream_cap,
                 ..ReassemblyConfig::default()
             },
+            exporter_cuts: false,
         };
         Ok(cfg)
     }
@@ -249,19 +250,22 @@ fn run_windows(
     out_path: &std::path::Path,
     format: Format,
 ) -> anyhow::Result<(i32, Summary)> {
-    use crate::features::shape::SHAPE_FEATURES;
-    use crate::model::data::{window_rows, FlowMeta, TrainFlow};
+    use crate::features::shape::SHAPE_SCHEMA;
+    use crate::model::data::{source_of_path, window_rows, FlowMeta, TrainFlow};
+    let columns = crate::model::schema_columns(SHAPE_SCHEMA).unwrap_or_default();
     let mut out = std::io::BufWriter::new(out);
     let mut kept: Vec<TrainFlow> = Vec::new();
     let r = run_pipeline(args, cfg, &mut |rec| {
+        let mut meta = FlowMeta::from_record(&rec);
+        meta.source = source_of_path(std::path::Path::new(&meta.capture), None);
         let f = TrainFlow {
-            meta: FlowMeta::from_record(&rec),
+            meta,
             rows: rec.model_rows,
             label: None,
             label_source: "",
         };
         if format == Format::Ndjson {
-            for row in window_rows(&f, SHAPE_FEATURES) {
+            for row in window_rows(&f, &columns) {
                 serde_json::to_writer(&mut out, &row)
                     .and_then(|_| out.write_all(b"\n").map_err(serde_json::Error::io))
                     .map_err(|e| Error::Output {
@@ -277,10 +281,7 @@ fn run_windows(
     if format == Format::Ndjson {
         out.flush()?;
     } else {
-        let rows: Vec<_> = kept
-            .iter()
-            .flat_map(|f| window_rows(f, SHAPE_FEATURES))
-            .collect();
+        let rows: Vec<_> = kept.iter().flat_map(|f| window_rows(f, &columns)).collect();
         crate::output::write_table(Box::new(out), out_path, format, &rows)?;
     }
     Ok(r)

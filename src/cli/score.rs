@@ -203,6 +203,8 @@ pub(super) fn run(args: ScoreArgs) -> anyhow::Result<i32> {
                 verdict: s.verdict.as_str(),
                 score: s.score,
                 reasons: s.reasons,
+                model_score: s.model.map(|m| m.0),
+                model_verdict: s.model.map(|m| m.1.as_str()),
             });
             writer.write(rec)
         })?;

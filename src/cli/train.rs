@@ -5,14 +5,16 @@ use super::score::default_feeds_dir;
 use crate::extract::ExtractConfig;
 use crate::intel::{Matcher, PoolFeed};
 use crate::model::data::{
-    read_labels, read_window_table, write_window_table, FlowMeta, Labeller, TrainFlow,
+    capture_matches, read_labels, read_window_table, source_of_path, write_window_table,
+    Eligibility, FlowMeta, Gate, Labeller, TrainFlow,
 };
-use crate::model::forest::ForestParams;
-use crate::model::metrics::{at_threshold, roc_auc, ThresholdRow};
+use crate::model::forest::{ForestKind, ForestParams};
+use crate::model::metrics::{at_threshold, roc_auc, wilson_interval, ThresholdRow};
 use crate::model::train::{
-    calibrate, cross_validate, report, train, CvReport, TrainOptions, Weighting,
+    calibrate, cross_validate, leave_one_source_out, rates, report, train, ClassCounts, CvReport,
+    LosoReport, TooFewPools, TrainOptions, Weighting, LONG_SESSION_S,
 };
-use crate::model::{schema_features, ModelFile};
+use crate::model::{schema_columns, schema_features, ModelFile};
 use crate::output::FlowRecord;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, ValueEnum};
@@ -37,6 +39,10 @@ impl FeatureSet {
         }
     }
 }
+
+/// The extractor's active timeout when it reads captures to train the flow-only model: a week,
+/// so a miner's session reaches the exporter simulation whole.
+const NETFLOW_TRAINING_ACTIVE_TIMEOUT: f64 = 7.0 * 86_400.0;
 
 /// Where the labelled flows come from.
 #[derive(Debug, Args)]
@@ -66,6 +72,10 @@ pub struct DataArgs {
     /// Feature set: shape (packet captures) or netflow (flow records).
     #[arg(long, value_enum, default_value = "shape")]
     pub features: FeatureSet,
+    /// Leave out the flows of captures matching these patterns (`*` wildcards, matched against
+    /// the capture's path or file name), e.g. to hold a session out of training.
+    #[arg(long, num_args = 1..)]
+    pub exclude: Vec<String>,
     /// No progress bar and no summary on stderr.
     #[arg(short, long)]
     pub quiet: bool,
@@ -74,6 +84,9 @@ pub struct DataArgs {
 /// Forest and validation settings.
 #[derive(Debug, Args)]
 pub struct HyperArgs {
+    /// Kind of forest: extra (extremely randomised trees) or random (bootstrap, best splits).
+    #[arg(long, value_enum, default_value = "extra")]
+    pub forest: ForestKind,
     /// Trees in the forest.
     #[arg(long, default_value_t = ForestParams::default().trees)]
     pub trees: usize,
@@ -92,16 +105,32 @@ pub struct HyperArgs {
     /// Folds of the grouped cross-validation by pool (0: none).
     #[arg(long, default_value_t = 5)]
     pub folds: usize,
-    /// How training rows weigh: time (the span a row covers), groups (every pool the same)
-    /// or rows (every window the same).
-    #[arg(long, value_enum, default_value = "time")]
+    /// How training rows weigh: sessions (every capture's flows to one pool the same), time
+    /// (the span a row covers), groups (every pool the same) or rows (every window the same).
+    #[arg(long, value_enum, default_value = "sessions")]
     pub weighting: Weighting,
+    /// Messages (window rows) or packets (flow-export rows) a flow needs each way before the
+    /// model judges it [default: 4 messages, or 8 packets].
+    #[arg(long)]
+    pub min_each_way: Option<f64>,
+    /// Seconds a flow must cover before the model judges it [default: 30].
+    #[arg(long)]
+    pub min_seconds: Option<f64>,
+    /// Benign flows per 10,000 (with data both ways) the `suspect` threshold may flag in
+    /// cross-validation.
+    #[arg(long, default_value_t = TrainOptions::default().suspect_fp_per_10k)]
+    pub suspect_per_10k: f64,
+    /// Benign flows per 10,000 the `mining` threshold may flag.
+    #[arg(long, default_value_t = TrainOptions::default().mining_fp_per_10k)]
+    pub mining_per_10k: f64,
 }
 
 impl HyperArgs {
-    fn options(&self) -> TrainOptions {
+    fn options(&self, schema: &str) -> TrainOptions {
+        let gate = Gate::for_schema(schema);
         TrainOptions {
             params: ForestParams {
+                kind: self.forest,
                 trees: self.trees,
                 max_depth: self.max_depth,
                 min_samples_leaf: self.min_leaf,
@@ -110,7 +139,12 @@ impl HyperArgs {
             },
             folds: self.folds,
             weighting: self.weighting,
-            ..TrainOptions::default()
+            suspect_fp_per_10k: self.suspect_per_10k,
+            mining_fp_per_10k: self.mining_per_10k,
+            gate: Gate {
+                min_each_way: self.min_each_way.unwrap_or(gate.min_each_way),
+                min_seconds: self.min_seconds.unwrap_or(gate.min_seconds),
+            },
         }
     }
 }
@@ -153,6 +187,9 @@ pub struct EvalArgs {
     /// Parquet or NDJSON, for plots.
     #[arg(long)]
     pub predictions: Option<PathBuf>,
+    /// Skip the leave-one-source-out evaluation (one forest per source).
+    #[arg(long)]
+    pub no_loso: bool,
 }
 
 /// Captures found under a directory, sorted.
@@ -193,31 +230,39 @@ fn is_table_name(p: &Path) -> bool {
     )
 }
 
-/// Expands directories into the captures under them.
-fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+/// Expands directories into the captures under them, each with the source it belongs to
+/// ([`source_of_path`]).
+fn expand(paths: &[PathBuf]) -> Result<Vec<(PathBuf, String)>> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
-            walk(p, &mut out)?;
+            let mut found = Vec::new();
+            walk(p, &mut found)?;
+            out.extend(found.into_iter().map(|f| {
+                let s = source_of_path(&f, Some(p));
+                (f, s)
+            }));
         } else {
-            out.push(p.clone());
+            out.push((p.clone(), source_of_path(p, None)));
         }
     }
     Ok(out)
 }
 
-/// The model rows of a flow record for a feature set.
-fn rows_for(rec: &FlowRecord, set: FeatureSet) -> Vec<Vec<f32>> {
+/// The model rows of a flow record for a feature set, by variant: a capture's window rows as
+/// they are; for the flow-only model, the conversations exporters would report for the flow
+/// (see [`crate::model::netflow_variants`]).
+fn rows_for(rec: &FlowRecord, set: FeatureSet) -> Vec<(String, Vec<Vec<f32>>)> {
     match set {
-        FeatureSet::Shape => rec.model_rows.clone(),
-        FeatureSet::Netflow => crate::model::netflow_rows(rec),
+        FeatureSet::Shape => vec![(String::new(), rec.model_rows.clone())],
+        FeatureSet::Netflow => crate::model::netflow_variants(rec),
     }
 }
 
 /// Reads and labels every input.
 pub(super) fn load(args: &DataArgs) -> Result<(Vec<TrainFlow>, Vec<String>, i32)> {
     let set = args.features;
-    let names = schema_features(set.schema()).ok_or_else(|| anyhow!("unknown schema"))?;
+    let columns = schema_columns(set.schema()).ok_or_else(|| anyhow!("unknown schema"))?;
     let mut labeller = Labeller::default();
     if let Some(l) = &args.labels {
         labeller.rules = read_labels(l)?;
@@ -237,31 +282,35 @@ pub(super) fn load(args: &DataArgs) -> Result<(Vec<TrainFlow>, Vec<String>, i32)
     let benign = expand(&args.benign)?;
     let mining = expand(&args.mining)?;
     for (list, l) in [(&benign, false), (&mining, true)] {
-        for p in list {
+        for (p, _) in list {
             labeller.captures.insert(p.display().to_string(), l);
         }
     }
-    let mut all: Vec<PathBuf> = Vec::new();
-    for p in data.iter().chain(&benign).chain(&mining) {
-        if !all.contains(p) {
-            all.push(p.clone());
+    let mut all: Vec<(PathBuf, String)> = Vec::new();
+    for (p, s) in data.iter().chain(&benign).chain(&mining) {
+        if !all.iter().any(|(q, _)| q == p) {
+            all.push((p.clone(), s.clone()));
         }
     }
+    let excluded = |capture: &str| args.exclude.iter().any(|e| capture_matches(e, capture));
     // Window tables of this schema are read as they are; everything else (captures, flow
     // exports, flow tables) goes through the pipeline.
     let mut tables = Vec::new();
     let mut others = Vec::new();
-    for p in &all {
-        if is_table_name(p) && crate::model::is_window_table(p, &names)? {
+    for (p, s) in &all {
+        if is_table_name(p) && crate::model::is_window_table(p, &columns)? {
             tables.push(p.clone());
-        } else {
-            others.push(p.clone());
+        } else if !excluded(&p.display().to_string()) {
+            others.push((p.clone(), s.clone()));
         }
     }
     let mut flows = Vec::new();
     let mut exit = 0;
     for t in &tables {
-        for mut f in read_window_table(t, &names)? {
+        for mut f in read_window_table(t, &columns)? {
+            if excluded(&f.meta.capture) {
+                continue;
+            }
             let (label, source) = labeller.label(&f.meta);
             if label.is_some() {
                 f.label = label;
@@ -271,17 +320,35 @@ pub(super) fn load(args: &DataArgs) -> Result<(Vec<TrainFlow>, Vec<String>, i32)
         }
     }
     if !others.is_empty() {
-        let fa = FlowArgs::defaults(others, args.quiet);
-        let cfg: ExtractConfig = fa.config().map_err(|e| anyhow!("{e}"))?;
+        let sources: std::collections::HashMap<String, String> = others
+            .iter()
+            .map(|(p, s)| (p.display().to_string(), s.clone()))
+            .collect();
+        let fa = FlowArgs::defaults(others.into_iter().map(|(p, _)| p).collect(), args.quiet);
+        let mut cfg: ExtractConfig = fa.config().map_err(|e| anyhow!("{e}"))?;
+        if set == FeatureSet::Netflow {
+            // Whole sessions: the exporter cuts are simulated per timeout, from 1 minute to
+            // none, so the extractor's own active timeout must not cut first.
+            cfg.exporter_cuts = true;
+            cfg.flow.active_timeout = NETFLOW_TRAINING_ACTIVE_TIMEOUT;
+        }
         let (code, summary) = run_pipeline(&fa, cfg, &mut |rec| {
-            let meta = FlowMeta::from_record(&rec);
-            let (label, source) = labeller.label(&meta);
-            flows.push(TrainFlow {
-                rows: rows_for(&rec, set),
-                meta,
-                label,
-                label_source: source,
-            });
+            let mut meta = FlowMeta::from_record(&rec);
+            meta.source = sources
+                .get(&meta.capture)
+                .cloned()
+                .unwrap_or_else(|| source_of_path(Path::new(&meta.capture), None));
+            for (variant, rows) in rows_for(&rec, set) {
+                let mut meta = meta.clone();
+                meta.variant = variant;
+                let (label, source) = labeller.label(&meta);
+                flows.push(TrainFlow {
+                    rows,
+                    meta,
+                    label,
+                    label_source: source,
+                });
+            }
             Ok(())
         })?;
         exit = code;
@@ -291,7 +358,7 @@ pub(super) fn load(args: &DataArgs) -> Result<(Vec<TrainFlow>, Vec<String>, i32)
     }
     let inputs = all
         .iter()
-        .map(|p| {
+        .map(|(p, _)| {
             p.file_name()
                 .map(|n| n.to_string_lossy().to_string())
                 .unwrap_or_default()
@@ -319,15 +386,18 @@ pub(super) fn run_train(args: TrainArgs) -> Result<i32> {
     let (flows, inputs, exit) = load(&args.data)?;
     let set = args.data.features;
     let names = schema_features(set.schema()).ok_or_else(|| anyhow!("unknown schema"))?;
+    let columns = schema_columns(set.schema()).ok_or_else(|| anyhow!("unknown schema"))?;
     if let Some(t) = &args.save_table {
+        // Every labelled flow, those the gate keeps from the model included: `eval` counts them
+        // in its false-positive rates.
         let labelled: Vec<TrainFlow> = flows
             .iter()
             .filter(|f| f.label.is_some())
             .cloned()
             .collect();
-        write_window_table(t, &labelled, &names)?;
+        write_window_table(t, &labelled, &columns)?;
     }
-    let opts = args.hyper.options();
+    let opts = args.hyper.options(set.schema());
     let started = std::time::Instant::now();
     let model = train(
         &flows,
@@ -341,15 +411,18 @@ pub(super) fn run_train(args: TrainArgs) -> Result<i32> {
     if !args.data.quiet {
         let t = &model.training;
         eprintln!(
-            "poolscope: trained {} on {} mining flows ({} rows, {} pools) and {} benign flows ({} rows) in {:.1} s; {} unlabelled and {} ineligible flows left out",
+            "poolscope: trained {} on {} mining flows ({} rows, {} pools) and {} benign flows ({} rows) from {} sessions of {} sources in {:.1} s; left out: {} unlabelled flows, {} with too little data for the gate, {} the model does not apply to",
             args.output.display(),
             t.mining_flows,
             t.mining_rows,
             t.mining_groups,
             t.benign_flows,
             t.benign_rows,
+            t.sessions,
+            t.sources.len(),
             started.elapsed().as_secs_f64(),
             t.unlabelled_flows,
+            t.insufficient_flows,
             t.ineligible_flows
         );
         if let Some(cv) = &model.cv {
@@ -364,12 +437,20 @@ pub(super) fn run_train(args: TrainArgs) -> Result<i32> {
 struct EvalReport {
     schema: String,
     flows: usize,
+    /// Labelled mining flows with data both ways.
     mining_flows: usize,
+    /// Labelled benign flows with data both ways.
     benign_flows: usize,
+    /// The gate the evaluation used.
+    gate: Gate,
     /// The given model applied to the data.
     holdout: Option<Holdout>,
     /// Grouped cross-validation on the data.
     cv: Option<CvReport>,
+    /// Why grouped cross-validation was skipped, when it was.
+    cv_skipped: Option<String>,
+    /// Leave-one-source-out.
+    loso: Option<LosoReport>,
     importances: Vec<crate::model::Importance>,
 }
 
@@ -377,8 +458,11 @@ struct EvalReport {
 struct Holdout {
     model: String,
     roc_auc: f64,
+    judged: usize,
+    insufficient: usize,
     at_suspect: ThresholdRow,
     at_mining: ThresholdRow,
+    long_sessions: ClassCounts,
     threshold_table: Vec<ThresholdRow>,
 }
 
@@ -400,81 +484,157 @@ pub(super) fn run_eval(args: EvalArgs) -> Result<i32> {
     }
     let (flows, inputs, exit) = load(&args.data)?;
     let names = schema_features(set.schema()).ok_or_else(|| anyhow!("unknown schema"))?;
-    let usable: Vec<usize> = flows
+    // The model's own options (gate included) when a model is given, else the flags'.
+    let mut opts = model
+        .as_ref()
+        .map(|m| m.options.clone())
+        .unwrap_or_else(|| args.hyper.options(set.schema()));
+    opts.folds = args.hyper.folds;
+    let population: Vec<(usize, Eligibility)> = flows
         .iter()
         .enumerate()
-        .filter(|(_, f)| {
-            f.label.is_some()
-                && crate::model::data::eligible(&f.meta.transport, set.schema(), &f.rows)
+        .filter(|(_, f)| f.label.is_some())
+        .map(|(i, f)| {
+            (
+                i,
+                opts.gate
+                    .eligibility(&f.meta.transport, set.schema(), &f.rows),
+            )
         })
-        .map(|(i, _)| i)
+        .filter(|(_, e)| !matches!(e, Eligibility::NotApplicable))
         .collect();
     let mut preds_rows: Vec<serde_json::Map<String, serde_json::Value>> = Vec::new();
     let mut holdout = None;
     if let Some(m) = &model {
-        let preds: Vec<(f64, bool)> = usable
-            .iter()
-            .map(|&i| (m.raw_score(&flows[i].rows), flows[i].label == Some(true)))
-            .collect();
+        let mut all = Vec::new();
+        let mut judged = Vec::new();
+        let mut long = ClassCounts::default();
+        for &(i, e) in &population {
+            let f = &flows[i];
+            let mining = f.label == Some(true);
+            let (raw, seconds) = match e {
+                Eligibility::Speaks(ev) => (Some(m.raw_score(&f.rows)), ev.seconds),
+                Eligibility::Insufficient(ev) => (None, ev.seconds),
+                Eligibility::NotApplicable => continue,
+            };
+            all.push((raw.unwrap_or(-1.0), mining));
+            if let Some(r) = raw {
+                judged.push((r, mining));
+            }
+            if mining && seconds >= LONG_SESSION_S {
+                long.flows += 1;
+                if let Some(r) = raw {
+                    long.judged += 1;
+                    long.suspect += (r >= m.thresholds.suspect) as usize;
+                    long.mining += (r >= m.thresholds.mining) as usize;
+                }
+            }
+            preds_rows.push(pred_row(
+                f,
+                "holdout",
+                None,
+                raw,
+                raw.map(|r| m.calibration.apply(r)),
+                raw.map_or("insufficient", |r| m.verdict(r).as_str()),
+            ));
+        }
         holdout = Some(Holdout {
             model: args
                 .model
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
-            roc_auc: roc_auc(&preds),
-            at_suspect: at_threshold(&preds, m.thresholds.suspect),
-            at_mining: at_threshold(&preds, m.thresholds.mining),
+            roc_auc: roc_auc(&judged),
+            judged: judged.len(),
+            insufficient: all.len() - judged.len(),
+            at_suspect: at_threshold(&all, m.thresholds.suspect),
+            at_mining: at_threshold(&all, m.thresholds.mining),
+            long_sessions: long,
             threshold_table: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
                 .iter()
-                .map(|&t| at_threshold(&preds, t))
+                .map(|&t| at_threshold(&all, t))
                 .collect(),
         });
-        for (&i, &(raw, _)) in usable.iter().zip(&preds) {
-            preds_rows.push(pred_row(
-                &flows[i],
-                "holdout",
-                None,
-                raw,
-                m.calibration.apply(raw),
-                m.verdict(raw).as_str(),
-            ));
-        }
     }
-    let mut opts = model
-        .as_ref()
-        .map(|m| m.options.clone())
-        .unwrap_or_else(|| args.hyper.options());
-    opts.folds = args.hyper.folds;
     let mut cv = None;
+    let mut cv_skipped = None;
     let mut importances = Vec::new();
     if opts.folds >= 2 {
-        let oof = cross_validate(
+        match cross_validate(
+            &flows,
+            set.schema(),
+            &opts,
+            &mut fold_progress(args.data.quiet),
+        ) {
+            Ok(oof) => {
+                let (rep, th) = report(&flows, &oof, &opts);
+                let cal = calibrate(&oof);
+                for p in &oof {
+                    let mut r = pred_row(
+                        &flows[p.flow],
+                        "cv",
+                        Some(p.fold),
+                        p.judged.then_some(p.raw),
+                        p.judged.then(|| cal.apply(p.raw)),
+                        if p.judged {
+                            th.verdict(p.raw).as_str()
+                        } else {
+                            "insufficient"
+                        },
+                    );
+                    r.insert(
+                        "first_window_raw".into(),
+                        if p.judged {
+                            p.first_window.into()
+                        } else {
+                            serde_json::Value::Null
+                        },
+                    );
+                    preds_rows.push(r);
+                }
+                cv = Some(rep);
+            }
+            Err(e) if e.downcast_ref::<TooFewPools>().is_some() && model.is_some() => {
+                // Too few pools to cross-validate: the given model alone is evaluated.
+                cv_skipped = Some(e.to_string());
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let mut loso = None;
+    if !args.no_loso {
+        let (rep, preds) = leave_one_source_out(
             &flows,
             set.schema(),
             &opts,
             &mut fold_progress(args.data.quiet),
         )?;
-        let (rep, th) = report(&flows, &oof, &opts);
-        let cal = calibrate(&oof);
-        for p in &oof {
-            let v = th.verdict(p.raw).as_str();
-            let mut r = pred_row(
+        for p in &preds {
+            let th = rep.sources[p.fold].thresholds;
+            preds_rows.push(pred_row(
                 &flows[p.flow],
-                "cv",
+                "loso",
                 Some(p.fold),
-                p.raw,
-                cal.apply(p.raw),
-                v,
-            );
-            r.insert("first_window_raw".into(), p.first_window.into());
-            preds_rows.push(r);
+                p.judged.then_some(p.raw),
+                None,
+                if p.judged {
+                    th.verdict(p.raw).as_str()
+                } else {
+                    "insufficient"
+                },
+            ));
         }
-        cv = Some(rep);
+        if rep.sources.iter().any(|s| s.evaluated) {
+            loso = Some(rep);
+        }
     }
     if let Some(m) = &model {
         importances = m.importances.clone();
-    } else if !usable.is_empty() && cv.is_some() {
+    } else if population
+        .iter()
+        .any(|p| matches!(p.1, Eligibility::Speaks(_)))
+        && cv.is_some()
+    {
         // Importances of a forest fitted on all the data, as `train` would.
         let fitted = train(
             &flows,
@@ -489,19 +649,22 @@ pub(super) fn run_eval(args: EvalArgs) -> Result<i32> {
         )?;
         importances = fitted.importances;
     }
+    let count = |mining: bool| {
+        population
+            .iter()
+            .filter(|&&(i, _)| (flows[i].label == Some(true)) == mining)
+            .count()
+    };
     let rep = EvalReport {
         schema: set.schema().to_string(),
         flows: flows.len(),
-        mining_flows: usable
-            .iter()
-            .filter(|&&i| flows[i].label == Some(true))
-            .count(),
-        benign_flows: usable
-            .iter()
-            .filter(|&&i| flows[i].label == Some(false))
-            .count(),
+        mining_flows: count(true),
+        benign_flows: count(false),
+        gate: opts.gate,
         holdout,
         cv,
+        cv_skipped,
+        loso,
         importances,
     };
     print!("{}", render_eval(&rep));
@@ -522,10 +685,11 @@ fn pred_row(
     f: &TrainFlow,
     kind: &str,
     fold: Option<usize>,
-    raw: f64,
-    prob: f64,
+    raw: Option<f64>,
+    prob: Option<f64>,
     verdict: &str,
 ) -> serde_json::Map<String, serde_json::Value> {
+    let num = |v: Option<f64>| v.map_or(serde_json::Value::Null, serde_json::Value::from);
     let mut r = serde_json::Map::new();
     r.insert("evaluation".into(), kind.into());
     r.insert("capture".into(), f.meta.capture.clone().into());
@@ -546,8 +710,10 @@ fn pred_row(
     );
     r.insert("label_source".into(), f.label_source.into());
     r.insert("windows".into(), (f.rows.len() as u64).into());
-    r.insert("raw".into(), raw.into());
-    r.insert("probability".into(), prob.into());
+    r.insert("source".into(), f.meta.source.clone().into());
+    r.insert("variant".into(), f.meta.variant.clone().into());
+    r.insert("raw".into(), num(raw));
+    r.insert("probability".into(), num(prob));
     r.insert("verdict".into(), verdict.into());
     r.insert("first_window_raw".into(), serde_json::Value::Null);
     r
@@ -565,8 +731,14 @@ fn render_cv(cv: &CvReport, model: &ModelFile) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "poolscope: grouped {}-fold cross-validation by pool: {} groups ({} with mining), {} mining and {} benign flows held out",
-        cv.folds, cv.groups, cv.mining_groups, cv.mining_flows, cv.benign_flows
+        "poolscope: grouped {}-fold cross-validation by pool: {} groups ({} with mining), {} mining and {} benign flows judged, {} and {} with too little data",
+        cv.folds,
+        cv.groups,
+        cv.mining_groups,
+        cv.mining_flows,
+        cv.benign_flows,
+        cv.mining_insufficient,
+        cv.benign_insufficient
     );
     let _ = writeln!(
         o,
@@ -585,28 +757,141 @@ fn render_cv(cv: &CvReport, model: &ModelFile) -> String {
     o
 }
 
+/// `k/n (lo–hi%)`: a count, its share and the 95% Wilson interval.
+fn share(k: usize, n: usize) -> String {
+    if n == 0 {
+        return "0/0".to_string();
+    }
+    let (lo, hi) = wilson_interval(k as u64, n as u64);
+    format!(
+        "{k}/{n} ({:.1}%, 95% {:.1}–{:.1}%)",
+        k as f64 / n as f64 * 100.0,
+        lo * 100.0,
+        hi * 100.0
+    )
+}
+
+/// Benign flags per 10,000 with the 95% upper bound.
+fn per_10k(c: &ClassCounts) -> String {
+    let (s, sb, m, mb) = rates(c);
+    format!(
+        "suspect {} of {} ({s:.1} per 10k, 95% bound {sb:.1}), mining {} ({m:.1} per 10k, bound {mb:.1})",
+        c.suspect, c.flows, c.mining
+    )
+}
+
+fn render_loso(o: &mut String, l: &LosoReport) {
+    let _ = writeln!(
+        o,
+        "\nleave-one-source-out: each source scored by a forest trained on the others, at thresholds chosen on the others' held-out scores"
+    );
+    let _ = writeln!(
+        o,
+        "  {:<26} {:>16} {:>34} {:>34} {:>22}",
+        "source",
+        "thresholds",
+        "mining flagged (suspect)",
+        "long sessions flagged (suspect)",
+        "benign flagged (s/m)"
+    );
+    for s in &l.sources {
+        if !s.evaluated {
+            let _ = writeln!(
+                o,
+                "  {:<26} not evaluated: the other sources lack a class",
+                s.source
+            );
+            continue;
+        }
+        let cell = |c: &ClassCounts, k: usize| {
+            if c.flows == 0 {
+                "-".to_string()
+            } else {
+                format!("{k}/{} ({} judged)", c.flows, c.judged)
+            }
+        };
+        let _ = writeln!(
+            o,
+            "  {:<26} {:>16} {:>34} {:>34} {:>22}",
+            s.source,
+            format!("{:.3}/{:.3}", s.thresholds.suspect, s.thresholds.mining),
+            cell(&s.mining, s.mining.suspect),
+            cell(&s.long_mining, s.long_mining.suspect),
+            if s.benign.flows == 0 {
+                "-".to_string()
+            } else {
+                format!(
+                    "{}/{} of {}",
+                    s.benign.suspect, s.benign.mining, s.benign.flows
+                )
+            }
+        );
+    }
+    let _ = writeln!(
+        o,
+        "  mining flows flagged suspect: {}; mining: {}",
+        share(l.mining.suspect, l.mining.flows),
+        share(l.mining.mining, l.mining.flows)
+    );
+    let _ = writeln!(
+        o,
+        "  long sessions (>= {LONG_SESSION_S} s) flagged suspect: {}; mining: {}",
+        share(l.long_mining.suspect, l.long_mining.flows),
+        share(l.long_mining.mining, l.long_mining.flows)
+    );
+    let _ = writeln!(
+        o,
+        "  benign flows with data both ways: {} ({} judged by the model): {}",
+        l.benign.flows,
+        l.benign.judged,
+        per_10k(&l.benign)
+    );
+    if !l.by_variant.is_empty() {
+        let _ = writeln!(o, "  by variant (the exporter's active timeout):");
+        for (v, (m, long, b)) in &l.by_variant {
+            let _ = writeln!(
+                o,
+                "    {v:<22} mining conversations flagged suspect {}; long (>= {LONG_SESSION_S} s) {}; benign {}",
+                share(m.suspect, m.flows),
+                share(long.suspect, long.flows),
+                per_10k(b)
+            );
+        }
+    }
+}
+
 fn render_eval(r: &EvalReport) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "schema {}: {} flows read, {} mining and {} benign flows evaluated",
-        r.schema, r.flows, r.mining_flows, r.benign_flows
+        "schema {}: {} flows read; {} mining and {} benign labelled TCP flows with data both ways; the model judges flows with at least {} each way over {} s",
+        r.schema, r.flows, r.mining_flows, r.benign_flows, r.gate.min_each_way, r.gate.min_seconds
     );
     if let Some(h) = &r.holdout {
         let _ = writeln!(
             o,
-            "\nmodel {} applied to the data (held out only if it was not trained on it):",
-            h.model
+            "\nmodel {} applied to the data (held out only if it was not trained on it): {} flows judged, {} with too little data",
+            h.model, h.judged, h.insufficient
         );
-        let _ = writeln!(o, "  ROC-AUC {:.4}", h.roc_auc);
+        let _ = writeln!(o, "  ROC-AUC {:.4} (judged flows)", h.roc_auc);
         let _ = writeln!(o, "  suspect {}", fmt_row(&h.at_suspect));
         let _ = writeln!(o, "  mining  {}", fmt_row(&h.at_mining));
+        let l = &h.long_sessions;
+        let _ = writeln!(
+            o,
+            "  long sessions (>= {LONG_SESSION_S} s) flagged suspect: {}; mining: {}",
+            share(l.suspect, l.flows),
+            share(l.mining, l.flows)
+        );
+    }
+    if let Some(why) = &r.cv_skipped {
+        let _ = writeln!(o, "\ngrouped cross-validation skipped: {why}");
     }
     if let Some(cv) = &r.cv {
         let _ = writeln!(
             o,
-            "\ngrouped {}-fold cross-validation by pool (server name or address): {} groups, {} with mining flows",
-            cv.folds, cv.groups, cv.mining_groups
+            "\ngrouped {}-fold cross-validation by pool (server name or address): {} groups, {} with mining flows; {} mining and {} benign flows judged, {} and {} with too little data (never flagged)",
+            cv.folds, cv.groups, cv.mining_groups, cv.mining_flows, cv.benign_flows, cv.mining_insufficient, cv.benign_insufficient
         );
         let _ = writeln!(
             o,
@@ -615,13 +900,23 @@ fn render_eval(r: &EvalReport) -> String {
         );
         let _ = writeln!(o, "  suspect {}", fmt_row(&cv.at_suspect));
         let _ = writeln!(o, "  mining  {}", fmt_row(&cv.at_mining));
-        let _ = writeln!(o, "  threshold table (raw score):");
+        let (ls, lm, ln) = cv.long_sessions;
+        let _ = writeln!(
+            o,
+            "  long sessions (>= {LONG_SESSION_S} s) flagged suspect: {}; mining: {}",
+            share(ls, ln),
+            share(lm, ln)
+        );
+        let _ = writeln!(
+            o,
+            "  threshold table (raw score, every flow with data both ways):"
+        );
         for t in &cv.threshold_table {
             let _ = writeln!(o, "    {}", fmt_row(t));
         }
         let _ = writeln!(
             o,
-            "  recall at the suspect threshold by source (label rule:directory):"
+            "  recall at the suspect threshold by source (label rule:source/capture):"
         );
         for (s, (hit, n)) in &cv.recall_by_source {
             let _ = writeln!(o, "    {s}: {hit}/{n}");
@@ -630,6 +925,9 @@ fn render_eval(r: &EvalReport) -> String {
         for (s, (hit, n)) in &cv.false_positives_by_source {
             let _ = writeln!(o, "    {s}: {hit}/{n}");
         }
+    }
+    if let Some(l) = &r.loso {
+        render_loso(&mut o, l);
     }
     if !r.importances.is_empty() {
         let _ = writeln!(o, "\nfeature importances:");

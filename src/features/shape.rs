@@ -27,9 +27,12 @@ use super::MESSAGE_GAP_S;
 use crate::flow::direction::Direction;
 
 /// Version of the window-row schema; a model trained on it refuses rows of another.
-pub const SHAPE_SCHEMA: &str = "shape-v1";
-/// Length of one window, seconds.
-pub const WINDOW_S: f64 = 120.0;
+pub const SHAPE_SCHEMA: &str = "shape-v2";
+/// Length of one window, seconds: five minutes hold two or three Monero blocks and a dozen
+/// shares at common pool difficulties, enough for the size and timing statistics of a row (in
+/// leave-one-source-out evaluation, 300 s windows found more unseen sessions than 120 s ones
+/// at the same false-positive rate).
+pub const WINDOW_S: f64 = 300.0;
 /// Rows kept per flow (the first windows of a very long flow).
 pub const MAX_WINDOWS: usize = 16;
 /// Messages kept per window for the size and timing statistics; later ones only count.
@@ -46,37 +49,69 @@ const MIN_LAST_WINDOW_SHARE: f64 = 0.5;
 const TLS_PARAM_TRIES: u32 = 32;
 /// Per-record overhead assumed when the ServerHello was not seen.
 pub const DEFAULT_TLS_OVERHEAD: u32 = 20;
+/// Two message sizes are "the same" when they differ by at most this many bytes, or by
+/// [`SAME_SIZE_SHARE`] of the size, whichever is more: a share submit or a job differs from the
+/// previous one by a few digits of its id, nonce or height.
+const SAME_SIZE_BYTES: f64 = 8.0;
+/// See [`SAME_SIZE_BYTES`].
+const SAME_SIZE_SHARE: f64 = 0.1;
 
-/// The columns of a window row, in order.
+/// The model's inputs in a window row, in order.
+///
+/// They describe the *kind* of conversation, not one pool's settings: no job interval, share
+/// rate or keepalive period appears as such (those change with the coin, the pool's difficulty
+/// and the miner's options), only sizes, their regularity, who speaks first, and how irregular
+/// the timing is. Sizes are `ln(1 + bytes)`.
 pub const SHAPE_FEATURES: &[&str] = &[
-    "flow_age_s",
-    "span_s",
-    "msgs_c2s_pm",
-    "msgs_s2c_pm",
-    "log_bytes_c2s_pm",
-    "log_bytes_s2c_pm",
-    "pkts_pm",
-    "ack_only_share",
-    "msg_med_c2s",
-    "msg_p90_c2s",
-    "msg_max_c2s",
-    "msg_cv_c2s",
-    "msg_med_s2c",
-    "msg_p90_s2c",
-    "msg_max_s2c",
-    "msg_cv_s2c",
+    // How busy the window is: messages and payload bytes per minute (ln(1 + x)).
+    "msgs_pm_log",
+    "bytes_pm_log",
+    // Client message sizes: median, 90th percentile, largest; the share of messages of the
+    // most common size; coefficient of variation.
+    "c2s_med_log",
+    "c2s_p90_log",
+    "c2s_max_log",
+    "c2s_same_share",
+    "c2s_cv",
+    // The same for server messages.
+    "s2c_med_log",
+    "s2c_p90_log",
+    "s2c_max_log",
+    "s2c_same_share",
+    "s2c_cv",
+    // Client messages the server answered within ANSWER_S.
+    "answered_share",
+    // Server messages that answer nothing (pool job pushes), their size and regularity of size.
+    "push_share",
+    "push_med_log",
+    "push_same_share",
+    // Server answers: their size and regularity of size (a pool's "share accepted").
+    "answer_med_log",
+    "answer_same_share",
+    // A job is larger than an answer; a share submit is larger than its answer.
+    "push_answer_ratio",
+    "c2s_answer_ratio",
+    // Irregularity of the intervals between pushes and between client messages (block arrivals
+    // and found shares are random: near 1; timers: near 0).
+    "push_iat_cv",
+    "c2s_iat_cv",
+    // The longest silence as a share of the window, big messages, balance.
+    "idle_share",
+    "big_msg_share",
     "bytes_ratio",
     "s2c_msg_share",
-    "push_pm",
-    "push_share",
-    "push_iat_med",
-    "push_iat_cv",
-    "c2s_iat_med",
-    "c2s_iat_cv",
-    "answered_share",
-    "idle_max_s",
-    "big_msg_share",
-    "msgs",
+];
+
+/// Columns a window row carries after [`SHAPE_FEATURES`]: not model inputs, but what the
+/// scorer needs to decide whether the model may speak at all, and what training weighs rows by.
+pub const SHAPE_CONTEXT: &[&str] = &[
+    // Seconds from the flow's first packet to the end of the window.
+    "flow_age_s",
+    // Seconds the window covers.
+    "span_s",
+    // Client and server messages in the window.
+    "msgs_c2s",
+    "msgs_s2c",
 ];
 
 /// What the TLS handshake told about record costs, for [`ShapeStats::packet`].
@@ -367,7 +402,8 @@ impl ShapeStats {
         self.rows
     }
 
-    /// The row of the current window, covering `span` seconds.
+    /// The row of the current window, covering `span` seconds: [`SHAPE_FEATURES`], then
+    /// [`SHAPE_CONTEXT`].
     fn row(&self, span: f64) -> Vec<f32> {
         let span = span.max(1.0);
         let per_min = |x: f64| x * 60.0 / span;
@@ -377,6 +413,7 @@ impl ShapeStats {
             sizes[m.dir.index()].push(m.bytes as f64);
             bytes[m.dir.index()] += m.bytes as f64;
         }
+        // Messages beyond MAX_EVENTS only count: scale the totals up to them.
         let scale = if self.msgs_dropped > 0 {
             (self.msgs.len() as f64 + self.msgs_dropped as f64) / self.msgs.len() as f64
         } else {
@@ -385,83 +422,113 @@ impl ShapeStats {
         let n = [sizes[0].len() as f64 * scale, sizes[1].len() as f64 * scale];
         bytes[0] *= scale;
         bytes[1] *= scale;
+        let all_bytes = bytes[0] + bytes[1];
         let total_msgs = n[0] + n[1];
-        // Pushes: server messages with no client message in the ANSWER_S before them.
-        let mut pushes = Vec::new();
+        // A server message answers the client message that started at most ANSWER_S before it,
+        // with no other server message in between; every other server message is a push.
+        let mut pushes: Vec<(f64, f64)> = Vec::new();
+        let mut answers: Vec<f64> = Vec::new();
         let mut answered = 0usize;
         let mut c2s_starts = Vec::new();
         let mut last_c2s: Option<f32> = None;
-        let mut pending_c2s: Option<f32> = None;
         let mut idle_max = 0f64;
-        let mut prev_t: Option<f32> = None;
+        let mut prev_t = 0f64;
         for m in &self.msgs {
-            if let Some(p) = prev_t {
-                idle_max = idle_max.max((m.t - p) as f64);
-            }
-            prev_t = Some(m.t);
+            idle_max = idle_max.max(m.t as f64 - prev_t);
+            prev_t = m.t as f64;
             match m.dir {
                 Direction::ClientToServer => {
                     c2s_starts.push(m.t as f64);
                     last_c2s = Some(m.t);
-                    pending_c2s = Some(m.t);
                 }
-                Direction::ServerToClient => {
-                    if let Some(c) = pending_c2s.take() {
-                        if (m.t - c) as f64 <= ANSWER_S {
-                            answered += 1;
-                        }
+                Direction::ServerToClient => match last_c2s.take() {
+                    Some(c) if (m.t - c) as f64 <= ANSWER_S => {
+                        answered += 1;
+                        answers.push(m.bytes as f64);
                     }
-                    let is_answer = last_c2s.is_some_and(|c| (m.t - c) as f64 <= ANSWER_S);
-                    if !is_answer {
-                        pushes.push(m.t as f64);
-                    }
-                    last_c2s = None;
-                }
+                    _ => pushes.push((m.t as f64, m.bytes as f64)),
+                },
             }
         }
-        let push_iats = diffs(&pushes);
-        let c2s_iats = diffs(&c2s_starts);
+        idle_max = idle_max.max(span - prev_t);
+        let push_sizes: Vec<f64> = pushes.iter().map(|p| p.1).collect();
+        let push_times: Vec<f64> = pushes.iter().map(|p| p.0).collect();
         let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
-        let pkts = (self.pkts[0] + self.pkts[1]) as f64;
-        let all_bytes = bytes[0] + bytes[1];
+        let log = |x: f64| if x.is_nan() { x } else { x.max(0.0).ln_1p() };
+        let size_ratio = |a: f64, b: f64| {
+            if a.is_nan() || b.is_nan() {
+                f64::NAN
+            } else {
+                a / b.max(1.0)
+            }
+        };
+        let med_push = quantile(&push_sizes, 0.5);
+        let med_answer = quantile(&answers, 0.5);
         let big = self.msgs.iter().filter(|m| m.bytes >= BIG_MESSAGE).count() as f64;
         let v: Vec<f64> = vec![
-            (self.win_start + span - self.flow_start).max(0.0),
-            span,
-            per_min(n[0]),
-            per_min(n[1]),
-            per_min(bytes[0]).ln_1p(),
-            per_min(bytes[1]).ln_1p(),
-            per_min(pkts),
-            ratio(self.ack_only as f64, pkts),
-            quantile(&sizes[0], 0.5),
-            quantile(&sizes[0], 0.9),
-            quantile(&sizes[0], 1.0),
+            log(per_min(total_msgs)),
+            log(per_min(all_bytes)),
+            log(quantile(&sizes[0], 0.5)),
+            log(quantile(&sizes[0], 0.9)),
+            log(quantile(&sizes[0], 1.0)),
+            same_size_share(&sizes[0]),
             cv(&sizes[0]),
-            quantile(&sizes[1], 0.5),
-            quantile(&sizes[1], 0.9),
-            quantile(&sizes[1], 1.0),
+            log(quantile(&sizes[1], 0.5)),
+            log(quantile(&sizes[1], 0.9)),
+            log(quantile(&sizes[1], 1.0)),
+            same_size_share(&sizes[1]),
             cv(&sizes[1]),
-            ratio(bytes[0] - bytes[1], all_bytes),
-            ratio(n[1], total_msgs),
-            per_min(pushes.len() as f64 * scale),
-            ratio(pushes.len() as f64, sizes[1].len() as f64),
-            quantile(&push_iats, 0.5),
-            cv(&push_iats),
-            quantile(&c2s_iats, 0.5),
-            cv(&c2s_iats),
             ratio(answered as f64, sizes[0].len() as f64),
-            if self.msgs.len() >= 2 {
-                idle_max
+            ratio(pushes.len() as f64, sizes[1].len() as f64),
+            log(med_push),
+            same_size_share(&push_sizes),
+            log(med_answer),
+            same_size_share(&answers),
+            size_ratio(med_push, med_answer),
+            size_ratio(quantile(&sizes[0], 0.5), med_answer),
+            cv(&diffs(&push_times)),
+            cv(&diffs(&c2s_starts)),
+            if self.msgs.is_empty() {
+                1.0
             } else {
-                f64::NAN
+                (idle_max / span).min(1.0)
             },
             ratio(big, self.msgs.len() as f64),
-            total_msgs,
+            ratio(bytes[0] - bytes[1], all_bytes),
+            ratio(n[1], total_msgs),
+            // Context.
+            (self.win_start + span - self.flow_start).max(0.0),
+            span,
+            n[0].round(),
+            n[1].round(),
         ];
-        debug_assert_eq!(v.len(), SHAPE_FEATURES.len());
+        debug_assert_eq!(v.len(), SHAPE_FEATURES.len() + SHAPE_CONTEXT.len());
         v.into_iter().map(|x| x as f32).collect()
     }
+}
+
+/// The share of values within [`SAME_SIZE_BYTES`] or [`SAME_SIZE_SHARE`] of the most common
+/// value: 1 when every message has one size (up to a few digits), low for free text. NaN when
+/// empty.
+fn same_size_share(xs: &[f64]) -> f64 {
+    if xs.is_empty() {
+        return f64::NAN;
+    }
+    let mut v = xs.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    let reach = |x: f64| SAME_SIZE_BYTES.max(SAME_SIZE_SHARE * x);
+    // Both ends of the band around v[i] grow with v[i]: two pointers find each band's count.
+    let (mut lo, mut hi, mut best) = (0usize, 0usize, 0usize);
+    for &x in &v {
+        while v[lo] < x - reach(x) {
+            lo += 1;
+        }
+        while hi < v.len() && v[hi] <= x + reach(x) {
+            hi += 1;
+        }
+        best = best.max(hi - lo);
+    }
+    best as f64 / v.len() as f64
 }
 
 /// True when a client's first payload starts like a TLS handshake record (or an SSLv2 hello).
@@ -527,7 +594,12 @@ mod tests {
     }
 
     fn col(row: &[f32], name: &str) -> f32 {
-        row[SHAPE_FEATURES.iter().position(|c| *c == name).unwrap()]
+        let cols: Vec<&str> = SHAPE_FEATURES
+            .iter()
+            .chain(SHAPE_CONTEXT)
+            .copied()
+            .collect();
+        row[cols.iter().position(|c| *c == name).unwrap()]
     }
 
     /// A plaintext exchange and the same exchange in TLS 1.3 records give the same message
@@ -567,21 +639,19 @@ mod tests {
         let tls_rows = tls.finish();
         assert_eq!(plain_rows.len(), 1);
         assert_eq!(tls_rows.len(), 1);
-        for name in [
-            "msg_med_c2s",
-            "msg_max_c2s",
-            "msg_med_s2c",
-            "msg_max_s2c",
-            "push_pm",
-            "answered_share",
-            "msgs",
-        ] {
-            assert_eq!(col(&plain_rows[0], name), col(&tls_rows[0], name), "{name}");
+        for name in SHAPE_FEATURES.iter().chain(SHAPE_CONTEXT) {
+            let (p, t) = (col(&plain_rows[0], name), col(&tls_rows[0], name));
+            assert!(p == t || (p.is_nan() && t.is_nan()), "{name}: {p} vs {t}");
         }
-        assert_eq!(col(&plain_rows[0], "msgs"), 5.0);
+        assert_eq!(col(&plain_rows[0], "msgs_c2s"), 2.0);
+        assert_eq!(col(&plain_rows[0], "msgs_s2c"), 3.0);
         // One push (the 30 s job); the two others answer the client.
         assert_eq!(col(&plain_rows[0], "push_share"), 1.0 / 3.0);
         assert_eq!(col(&plain_rows[0], "answered_share"), 1.0);
+        assert_eq!(col(&plain_rows[0], "push_med_log"), 380f32.ln_1p());
+        // Answers of 400 and 60 bytes: the median (nearest rank, rounded up) is 400.
+        assert_eq!(col(&plain_rows[0], "answer_med_log"), 400f32.ln_1p());
+        assert_eq!(col(&plain_rows[0], "push_answer_ratio"), 380.0 / 400.0);
     }
 
     /// A record split over three packets counts once, with its full length.
@@ -599,28 +669,46 @@ mod tests {
         pkt(&mut st, 1.02, S2C, &big[2000..]);
         pkt(&mut st, 2.0, C2S, &record(23, 124));
         let rows = st.finish();
-        assert_eq!(col(&rows[0], "msg_max_s2c"), 2976.0);
-        assert_eq!(col(&rows[0], "msg_max_c2s"), 100.0);
-        assert_eq!(col(&rows[0], "msgs"), 2.0);
+        assert_eq!(col(&rows[0], "s2c_max_log"), 2976f32.ln_1p());
+        assert_eq!(col(&rows[0], "c2s_max_log"), 100f32.ln_1p());
+        assert_eq!(col(&rows[0], "msgs_c2s") + col(&rows[0], "msgs_s2c"), 2.0);
     }
 
-    /// A rhythmic push every 30 s over 5 minutes gives two full windows plus a tail, which is
-    /// dropped: the rows agree on the period.
+    /// A rhythmic push every 30 s for 12 minutes gives two full windows plus a tail, which is
+    /// dropped: the rows see a timer (push intervals of CV 0) of one-size pushes.
     #[test]
     fn windows_of_a_long_flow() {
         let mut st = ShapeStats::new(0.0);
         pkt(&mut st, 0.0, C2S, b"{\"id\":1,\"method\":\"login\"}");
         let mut t = 0.2;
-        while t < 290.0 {
+        while t < 740.0 {
             pkt(&mut st, t, S2C, &[b'j'; 300]);
             t += 30.0;
         }
         let rows = st.finish();
-        assert_eq!(rows.len(), 2, "the 50 s tail is dropped");
-        assert_eq!(col(&rows[1], "push_iat_med"), 30.0);
-        assert_eq!(col(&rows[1], "flow_age_s"), 240.0);
-        assert_eq!(col(&rows[1], "span_s"), 120.0);
-        assert!((col(&rows[1], "push_pm") - 2.0).abs() < 1e-6);
+        assert_eq!(rows.len(), 2, "the 140 s tail is dropped");
+        assert!(col(&rows[1], "push_iat_cv") < 1e-5);
+        assert_eq!(col(&rows[1], "push_same_share"), 1.0);
+        assert_eq!(col(&rows[1], "push_share"), 1.0);
+        assert_eq!(col(&rows[1], "flow_age_s"), 600.0);
+        assert_eq!(col(&rows[1], "span_s"), 300.0);
+        assert_eq!(col(&rows[1], "msgs_s2c"), 10.0);
+        // 10 messages of 300 bytes in 5 minutes.
+        assert!((col(&rows[1], "msgs_pm_log") - 3f32.ln()).abs() < 1e-6);
+        assert!((col(&rows[1], "bytes_pm_log") - 601f32.ln()).abs() < 1e-5);
+        // The longest silence: 30 s between pushes.
+        assert!((col(&rows[1], "idle_share") - 0.1).abs() < 1e-4);
+    }
+
+    #[test]
+    fn same_size_share_allows_a_few_digits() {
+        // 150..=156 are one size; 60 and 62 another; 700 alone.
+        let xs = [150.0, 151.0, 156.0, 60.0, 62.0, 700.0, 153.0];
+        assert_eq!(same_size_share(&xs), 4.0 / 7.0);
+        // Large sizes: 10% either way (1000 and 1090 are one size, 1250 is not).
+        assert_eq!(same_size_share(&[1000.0, 1090.0, 1250.0]), 2.0 / 3.0);
+        assert!(same_size_share(&[]).is_nan());
+        assert_eq!(same_size_share(&[5.0]), 1.0);
     }
 
     #[test]

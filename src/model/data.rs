@@ -6,11 +6,12 @@
 //! is mining), from the feeds (a flow to a listed pool is mining) and from whole captures
 //! declared mining or benign. A flow with no label is left out of training and counted.
 
-use crate::features::shape::{SHAPE_FEATURES, SHAPE_SCHEMA};
+use crate::features::shape::{SHAPE_CONTEXT, SHAPE_FEATURES, SHAPE_SCHEMA};
 use crate::intel::{FlowView, Matcher, Strength};
 use crate::output::{write_table, FlowRecord, Format};
 use anyhow::{anyhow, bail, Context, Result};
 use polars::prelude::*;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -47,6 +48,12 @@ pub struct FlowMeta {
     pub ja4: Option<String>,
     /// Stratum dialect when the dissector confirmed a mining protocol.
     pub stratum: Option<String>,
+    /// The data set the flow came from (`cjsniffer`, `ndpi`, `lab`...), for evaluation that
+    /// leaves a whole source out: see [`source_of_path`].
+    pub source: String,
+    /// Which rendering of the flow this is when one flow gives several (a flow-export row of a
+    /// capture flow cut by an exporter's active timeout: `active_timeout=300`); empty otherwise.
+    pub variant: String,
 }
 
 impl FlowMeta {
@@ -67,7 +74,16 @@ impl FlowMeta {
             ja3: rec.tls.ja3.clone(),
             ja4: rec.tls.ja4.clone(),
             stratum: rec.stratum.as_ref().map(|s| s.dialect.to_string()),
+            source: String::new(),
+            variant: String::new(),
         }
+    }
+
+    /// The session a flow belongs to: its capture and pool group. A miner's hours at one pool,
+    /// cut into several records, or a scanner's hundred connections to one server, are one
+    /// session; training weighs sessions, not flows.
+    pub fn session(&self) -> (String, String) {
+        (self.capture.clone(), self.group())
     }
 
     /// The pool a flow belongs to for grouped cross-validation: its TLS server name, else its
@@ -109,33 +125,189 @@ pub struct TrainFlow {
     pub label_source: &'static str,
 }
 
-/// Whether the model speaks for a flow: TCP with application messages both ways. Handshakes
-/// alone, scans and UDP are left to the other rules; the same test applies in training and in
-/// scoring, so the model is only ever asked about the kind of flow it learned.
-pub fn eligible(transport: &str, schema: &str, rows: &[Vec<f32>]) -> bool {
-    if transport != "tcp" || rows.is_empty() {
-        return false;
-    }
-    if schema == crate::netflow::features::NETFLOW_SCHEMA {
-        // At least four packets each way (columns 1 and 2 of `netflow-v1`): more than a
-        // handshake and its teardown, so some data was exchanged.
-        return rows
-            .iter()
-            .any(|r| r.len() > 2 && r[1] >= 4.0 && r[2] >= 4.0);
-    }
-    if schema != SHAPE_SCHEMA {
-        return true;
-    }
-    let c = col_index("msgs_c2s_pm");
-    let s = col_index("msgs_s2c_pm");
-    rows.iter().any(|r| r[c] > 0.0 && r[s] > 0.0)
+/// What a flow offers the model: how much it said each way and over how long. For window
+/// rows these are application messages; for flow-export rows, packets.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Evidence {
+    /// Client → server messages (or packets).
+    pub c2s: f64,
+    /// Server → client messages (or packets).
+    pub s2c: f64,
+    /// Seconds of the flow the rows cover.
+    pub seconds: f64,
 }
 
-fn col_index(name: &str) -> usize {
+/// How much a flow must say before the model may judge it. A DNS query over TCP, an agent
+/// poll or a pool scan (one request, one answer) cannot be told from a pool connection by its
+/// shape, so the model says `insufficient` there and leaves such flows to the protocol
+/// dissectors and the feeds. The same gate applies in training, evaluation and scoring.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Gate {
+    /// Messages (window rows) or packets (flow-export rows) needed each way.
+    pub min_each_way: f64,
+    /// Seconds the flow must cover.
+    pub min_seconds: f64,
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate::for_schema(SHAPE_SCHEMA)
+    }
+}
+
+impl Gate {
+    /// The default gate of a feature schema.
+    pub fn for_schema(schema: &str) -> Gate {
+        if schema == crate::netflow::features::NETFLOW_SCHEMA {
+            Gate {
+                min_each_way: NETFLOW_MIN_PACKETS,
+                min_seconds: MIN_SECONDS,
+            }
+        } else {
+            Gate {
+                min_each_way: MIN_MESSAGES,
+                min_seconds: MIN_SECONDS,
+            }
+        }
+    }
+
+    /// Whether the model may speak for a flow with this evidence.
+    pub fn allows(&self, e: &Evidence) -> bool {
+        e.c2s >= self.min_each_way && e.s2c >= self.min_each_way && e.seconds >= self.min_seconds
+    }
+
+    /// What the model says about a flow's rows: not its kind of flow, too little to judge, or
+    /// judged.
+    pub fn eligibility(&self, transport: &str, schema: &str, rows: &[Vec<f32>]) -> Eligibility {
+        match evidence(transport, schema, rows) {
+            None => Eligibility::NotApplicable,
+            Some(e) if self.allows(&e) => Eligibility::Speaks(e),
+            Some(e) => Eligibility::Insufficient(e),
+        }
+    }
+}
+
+/// Application messages each way a flow needs before the shape model speaks (default).
+pub const MIN_MESSAGES: f64 = 4.0;
+/// Packets each way a flow-export conversation needs before the flow-only model speaks.
+pub const NETFLOW_MIN_PACKETS: f64 = 8.0;
+/// Seconds a flow must cover before a model speaks (default).
+pub const MIN_SECONDS: f64 = 30.0;
+
+/// Whether the model may judge a flow.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Eligibility {
+    /// Not the kind of flow the model reads: not TCP, or no data in one direction.
+    NotApplicable,
+    /// TCP with data both ways, but less than the gate asks for.
+    Insufficient(Evidence),
+    /// The model judges it.
+    Speaks(Evidence),
+}
+
+/// The evidence of a flow's rows: None when the model does not apply at all (not TCP, no rows,
+/// or nothing in one direction).
+pub fn evidence(transport: &str, schema: &str, rows: &[Vec<f32>]) -> Option<Evidence> {
+    if transport != "tcp" || rows.is_empty() {
+        return None;
+    }
+    let e = if schema == crate::netflow::features::NETFLOW_SCHEMA {
+        let col = |name: &str| {
+            use crate::netflow::features::{NETFLOW_CONTEXT, NETFLOW_FEATURES};
+            NETFLOW_FEATURES
+                .iter()
+                .chain(NETFLOW_CONTEXT)
+                .position(|c| *c == name)
+                .expect("netflow column")
+        };
+        let (d, c, s) = (col("duration"), col("packets_c2s"), col("packets_s2c"));
+        let get =
+            |r: &[f32], i: usize| r.get(i).copied().filter(|v| v.is_finite()).unwrap_or(0.0) as f64;
+        rows.iter().fold(
+            Evidence {
+                c2s: 0.0,
+                s2c: 0.0,
+                seconds: 0.0,
+            },
+            |a, r| Evidence {
+                c2s: a.c2s + get(r, c),
+                s2c: a.s2c + get(r, s),
+                seconds: a.seconds.max(get(r, d)),
+            },
+        )
+    } else if schema == SHAPE_SCHEMA {
+        let (age, c, s) = (
+            shape_col("flow_age_s"),
+            shape_col("msgs_c2s"),
+            shape_col("msgs_s2c"),
+        );
+        let get =
+            |r: &[f32], i: usize| r.get(i).copied().filter(|v| v.is_finite()).unwrap_or(0.0) as f64;
+        rows.iter().fold(
+            Evidence {
+                c2s: 0.0,
+                s2c: 0.0,
+                seconds: 0.0,
+            },
+            |a, r| Evidence {
+                c2s: a.c2s + get(r, c),
+                s2c: a.s2c + get(r, s),
+                seconds: a.seconds.max(get(r, age)),
+            },
+        )
+    } else {
+        return None;
+    };
+    (e.c2s > 0.0 && e.s2c > 0.0).then_some(e)
+}
+
+/// The rows of a flow the model scores: for window rows, the windows with messages both ways
+/// (a quiet window says nothing), or every window when none has; flow-export rows all.
+pub fn scored_rows<'a>(schema: &str, rows: &'a [Vec<f32>]) -> Vec<&'a [f32]> {
+    if schema == SHAPE_SCHEMA {
+        let (c, s) = (shape_col("msgs_c2s"), shape_col("msgs_s2c"));
+        let talking: Vec<&[f32]> = rows
+            .iter()
+            .filter(|r| r.get(c).is_some_and(|&v| v > 0.0) && r.get(s).is_some_and(|&v| v > 0.0))
+            .map(|r| r.as_slice())
+            .collect();
+        if !talking.is_empty() {
+            return talking;
+        }
+    }
+    rows.iter().map(|r| r.as_slice()).collect()
+}
+
+/// Index of a column (feature or context) of a window row.
+fn shape_col(name: &str) -> usize {
     SHAPE_FEATURES
         .iter()
+        .chain(SHAPE_CONTEXT)
         .position(|c| *c == name)
         .expect("shape column")
+}
+
+/// The data set a capture belongs to, for leave-one-source-out evaluation: the directory
+/// given on the command line that it was found under, or for a capture given by name its own
+/// directory. A directory named `pcap`, `pcaps` or `captures` stands for its parent
+/// (`ndpi/pcap` is `ndpi`).
+pub fn source_of_path(path: &Path, given: Option<&Path>) -> String {
+    let mut d = match given.filter(|g| g.is_dir()) {
+        Some(g) => g,
+        None => path.parent().unwrap_or(Path::new("")),
+    };
+    loop {
+        let name = d.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let generic = matches!(
+            name.to_ascii_lowercase().as_str(),
+            "pcap" | "pcaps" | "captures"
+        );
+        match d.parent() {
+            Some(p) if generic => d = p,
+            _ if name.is_empty() => return ".".to_string(),
+            _ => return name.to_string(),
+        }
+    }
 }
 
 /// One rule of a labels file: every given field must match.
@@ -164,11 +336,7 @@ impl LabelRule {
     /// True when every field the rule sets matches the flow.
     pub fn matches(&self, m: &FlowMeta) -> bool {
         if let Some(c) = &self.capture {
-            let name = Path::new(&m.capture)
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("");
-            if !glob(c, &m.capture) && !glob(c, name) {
+            if !capture_matches(c, &m.capture) {
                 return false;
             }
         }
@@ -210,6 +378,15 @@ fn server_matches(s: &str, m: &FlowMeta) -> bool {
         n == s || n.ends_with(&format!(".{s}"))
     };
     m.sni.as_deref().is_some_and(under) || m.dns_names.iter().any(|n| under(n))
+}
+
+/// Whether a capture path matches a `*` pattern, as a whole path or by its file name.
+pub fn capture_matches(pattern: &str, capture: &str) -> bool {
+    let name = Path::new(capture)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("");
+    glob(pattern, capture) || glob(pattern, name)
 }
 
 /// `*`-wildcard match of a whole string.
@@ -373,6 +550,8 @@ pub const TABLE_ID_COLUMNS: &[&str] = &[
     "ja3",
     "ja4",
     "stratum",
+    "source",
+    "variant",
     "label",
     "label_source",
 ];
@@ -407,6 +586,8 @@ pub fn window_rows(f: &TrainFlow, feature_names: &[&str]) -> Vec<Map<String, Val
             o.insert("ja3".into(), opt(&m.ja3));
             o.insert("ja4".into(), opt(&m.ja4));
             o.insert("stratum".into(), opt(&m.stratum));
+            o.insert("source".into(), m.source.clone().into());
+            o.insert("variant".into(), m.variant.clone().into());
             o.insert(
                 "label".into(),
                 match f.label {
@@ -510,8 +691,9 @@ pub fn read_frame(path: &Path) -> Result<DataFrame> {
     df.map_err(|e| anyhow!("{}: {e}", path.display()))
 }
 
-/// Reads a window table back into flows (rows of one flow grouped by capture and flow id, in
-/// window order). The feature columns must be exactly those of `feature_names`.
+/// Reads a window table back into flows (rows of one flow grouped by capture, flow id and
+/// variant, in window order). The row columns must be exactly those of `feature_names`
+/// (features, then context columns).
 pub fn read_window_table(path: &Path, feature_names: &[&str]) -> Result<Vec<TrainFlow>> {
     let df = read_frame(path)?;
     let missing: Vec<&str> = feature_names
@@ -563,6 +745,8 @@ pub fn read_window_table(path: &Path, feature_names: &[&str]) -> Result<Vec<Trai
     let ja3 = strs("ja3")?;
     let ja4 = strs("ja4")?;
     let stratum = strs("stratum")?;
+    let source = strs("source")?;
+    let variant = strs("variant")?;
     let label = strs("label")?;
     let label_source = strs("label_source")?;
     let feats: Vec<Vec<Option<f64>>> = feature_names
@@ -570,7 +754,7 @@ pub fn read_window_table(path: &Path, feature_names: &[&str]) -> Result<Vec<Trai
         .map(|c| nums(c))
         .collect::<Result<_>>()?;
     let mut flows: Vec<TrainFlow> = Vec::new();
-    let mut index: BTreeMap<(String, u64), usize> = BTreeMap::new();
+    let mut index: BTreeMap<(String, u64, String), usize> = BTreeMap::new();
     for i in 0..n {
         let line = i + 2;
         let cap = capture[i].clone().unwrap_or_default();
@@ -590,7 +774,8 @@ pub fn read_window_table(path: &Path, feature_names: &[&str]) -> Result<Vec<Trai
                 }),
             }
         };
-        let key = (cap.clone(), id);
+        let var = variant[i].clone().unwrap_or_default();
+        let key = (cap.clone(), id, var.clone());
         if let Some(&at) = index.get(&key) {
             flows[at].rows.push(row);
             continue;
@@ -606,6 +791,8 @@ pub fn read_window_table(path: &Path, feature_names: &[&str]) -> Result<Vec<Trai
         };
         let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
         let meta = FlowMeta {
+            source: nonempty(&source[i]).unwrap_or_else(|| source_of_path(Path::new(&cap), None)),
+            variant: var,
             capture: cap,
             flow_id: id,
             transport: transport[i].clone().unwrap_or_else(|| "tcp".into()),
@@ -659,8 +846,31 @@ mod tests {
             dst_ip: "192.0.2.7".parse().ok(),
             dst_port: 3334,
             sni: Some("Pool.Example.org".into()),
+            source: "lab".into(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn sources_of_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for d in ["cjsniffer/pcap", "lab"] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        let cj = root.join("cjsniffer/pcap/a.pcap");
+        // The data set's own capture folder given: `pcap` stands for its parent.
+        assert_eq!(
+            source_of_path(&cj, Some(&root.join("cjsniffer/pcap"))),
+            "cjsniffer"
+        );
+        assert_eq!(
+            source_of_path(&cj, Some(&root.join("cjsniffer"))),
+            "cjsniffer"
+        );
+        // A file given by name: its directory.
+        assert_eq!(source_of_path(&root.join("lab/x.pcap"), None), "lab");
+        assert_eq!(source_of_path(Path::new("x.pcap"), None), ".");
     }
 
     #[test]

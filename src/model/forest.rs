@@ -1,7 +1,10 @@
 //! The probability forest: fitted with smartcore, compiled into flat arrays for scoring.
 //!
-//! smartcore's classification forest has no probabilities and fits slowly, so the model is its
-//! regression forest on a 0/1 target: with squared error on 0/1 labels a split minimises the
+//! smartcore's classification forest has no probabilities and fits slowly, so the model is a
+//! regression forest on a 0/1 target — extremely randomised trees by default (each split at a
+//! random threshold of a few random features, every tree on all rows), which in
+//! leave-one-source-out evaluation generalised to unseen miners and benign software better than
+//! bootstrap random forests with best splits: with squared error on 0/1 labels a split minimises the
 //! Gini impurity, and a leaf's mean is the share of mining rows in it, so the mean over trees
 //! is a probability. smartcore keeps its trees private; their serde form has every node's split
 //! feature, threshold, children and mean, which [`FlatForest::from_smartcore`] copies into one
@@ -11,18 +14,39 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
+use smartcore::ensemble::extra_trees_regressor::{
+    ExtraTreesRegressor, ExtraTreesRegressorParameters,
+};
 use smartcore::ensemble::random_forest_regressor::{
     RandomForestRegressor, RandomForestRegressorParameters,
 };
 use smartcore::linalg::basic::matrix::DenseMatrix;
 
-/// Value given to a missing feature (NaN) before fitting and scoring: below every real
-/// value, which are all non-negative except `bytes_ratio` (at least -1).
-pub const MISSING: f32 = -10.0;
+/// Value given to a missing feature (NaN) before fitting and scoring: far below every real
+/// value (all are non-negative except `bytes_ratio`, at least -1). Far, not just below: an
+/// extra-trees split draws its threshold uniformly between a feature's smallest and largest
+/// value in the node, so with missing values present nearly every draw separates "missing"
+/// from "measured", which is how a missing value (no pushes, no answers) should count.
+pub const MISSING: f32 = -1.0e9;
+
+/// Which kind of forest is grown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum ForestKind {
+    /// Breiman's random forest: bootstrap samples, the best split of a few random features.
+    #[default]
+    Random,
+    /// Extremely randomised trees: every row in every tree, a random split of a few random
+    /// features.
+    Extra,
+}
 
 /// How the forest is grown.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ForestParams {
+    /// Kind of forest (models written before the choice existed are random forests).
+    #[serde(default)]
+    pub kind: ForestKind,
     /// Number of trees.
     pub trees: usize,
     /// Depth limit.
@@ -38,9 +62,10 @@ pub struct ForestParams {
 impl Default for ForestParams {
     fn default() -> Self {
         ForestParams {
-            trees: 50,
+            kind: ForestKind::Extra,
+            trees: 100,
             max_depth: 12,
-            min_samples_leaf: 2,
+            min_samples_leaf: 10,
             mtry: 0,
             seed: 7,
         }
@@ -158,31 +183,47 @@ impl FlatForest {
         } else {
             p.mtry.min(n_features)
         };
-        let params = RandomForestRegressorParameters::default()
-            .with_n_trees(p.trees)
-            .with_max_depth(p.max_depth)
-            .with_min_samples_leaf(p.min_samples_leaf)
-            .with_m(mtry)
-            .with_seed(p.seed);
-        let forest = RandomForestRegressor::fit_with_weights(&x, &y, weights, params)
-            .map_err(|e| anyhow!("fitting the forest: {e}"))?;
-        let mut imp = forest
-            .compute_feature_importances()
-            .map_err(|e| anyhow!("feature importances: {e}"))?;
+        let (flat, mut imp) = match p.kind {
+            ForestKind::Random => {
+                let params = RandomForestRegressorParameters::default()
+                    .with_n_trees(p.trees)
+                    .with_max_depth(p.max_depth)
+                    .with_min_samples_leaf(p.min_samples_leaf)
+                    .with_m(mtry)
+                    .with_seed(p.seed);
+                let forest = RandomForestRegressor::fit_with_weights(&x, &y, weights, params)
+                    .map_err(|e| anyhow!("fitting the forest: {e}"))?;
+                let imp = forest
+                    .compute_feature_importances()
+                    .map_err(|e| anyhow!("feature importances: {e}"))?;
+                (FlatForest::from_smartcore(&forest, n_features)?, imp)
+            }
+            ForestKind::Extra => {
+                let params = ExtraTreesRegressorParameters::default()
+                    .with_n_trees(p.trees)
+                    .with_max_depth(p.max_depth)
+                    .with_min_samples_leaf(p.min_samples_leaf)
+                    .with_m(mtry)
+                    .with_seed(p.seed);
+                let forest = ExtraTreesRegressor::fit_with_weights(&x, &y, weights, params)
+                    .map_err(|e| anyhow!("fitting the forest: {e}"))?;
+                let imp = forest
+                    .compute_feature_importances()
+                    .map_err(|e| anyhow!("feature importances: {e}"))?;
+                (FlatForest::from_smartcore(&forest, n_features)?, imp)
+            }
+        };
         imp.resize(n_features, 0.0);
         let total: f64 = imp.iter().sum();
         if total > 0.0 {
             imp.iter_mut().for_each(|x| *x /= total);
         }
-        Ok((FlatForest::from_smartcore(&forest, n_features)?, imp))
+        Ok((flat, imp))
     }
 
-    /// Copies a fitted smartcore forest into arrays, through its serde form, re-laid out
-    /// depth-first.
-    pub fn from_smartcore(
-        forest: &RandomForestRegressor<f64, f64, DenseMatrix<f64>, Vec<f64>>,
-        n_features: usize,
-    ) -> Result<FlatForest> {
+    /// Copies a fitted smartcore forest (random forest or extra trees: both keep their trees
+    /// in the same form) into arrays, through its serde form, re-laid out depth-first.
+    pub fn from_smartcore<F: Serialize>(forest: &F, n_features: usize) -> Result<FlatForest> {
         let v = serde_json::to_value(forest).context("serialising the fitted forest")?;
         let trees = find_key(&v, "trees")
             .and_then(|t| t.as_array())

@@ -16,18 +16,29 @@ pub struct Confusion {
     pub r#fn: u64,
 }
 
+/// Reads a number that JSON wrote as null because it was NaN (a precision with nothing
+/// flagged, an AUC of one class): serde_json writes NaN as null, so a model file or report
+/// holding one must read null back as NaN.
+pub fn null_as_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
 /// One line of a threshold table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThresholdRow {
     /// Probability at or above which a flow is flagged.
     pub threshold: f64,
     /// Share of flagged flows that are mining (NaN when nothing is flagged).
+    #[serde(deserialize_with = "null_as_nan")]
     pub precision: f64,
     /// Share of mining flows flagged.
+    #[serde(deserialize_with = "null_as_nan")]
     pub recall: f64,
     /// Harmonic mean of precision and recall.
+    #[serde(deserialize_with = "null_as_nan")]
     pub f1: f64,
     /// Benign flows flagged per 10,000 benign flows.
+    #[serde(deserialize_with = "null_as_nan")]
     pub fp_per_10k: f64,
     /// The counts.
     pub confusion: Confusion,
@@ -135,21 +146,40 @@ pub fn average_precision(preds: &[(f64, bool)]) -> f64 {
 /// The lowest threshold among the candidates whose benign flag rate is at most
 /// `max_fp_per_10k`; 1.0 when none is.
 pub fn threshold_for_fp_rate(preds: &[(f64, bool)], max_fp_per_10k: f64) -> f64 {
-    let mut cands: Vec<f64> = preds.iter().map(|p| p.0).collect();
+    let mut benign: Vec<f64> = preds.iter().filter(|p| !p.1).map(|p| p.0).collect();
+    benign.sort_by(|a, b| a.total_cmp(b));
+    let neg = benign.len();
+    let mut cands: Vec<f64> = preds.iter().map(|p| p.0).filter(|&t| t > 0.0).collect();
     cands.push(1.0);
     cands.sort_by(|a, b| a.total_cmp(b));
     cands.dedup();
     for t in cands {
-        if t <= 0.0 {
-            continue;
+        if neg == 0 {
+            // No benign flows at all counts as within the limit.
+            return t;
         }
-        let r = at_threshold(preds, t);
-        // No benign flows at all (NaN) counts as within the limit.
-        if r.fp_per_10k.is_nan() || r.fp_per_10k <= max_fp_per_10k {
+        let fp = neg - benign.partition_point(|&b| b < t);
+        if fp as f64 / neg as f64 * 10_000.0 <= max_fp_per_10k {
             return t;
         }
     }
     1.0
+}
+
+/// The 95% Wilson score interval of a proportion `k` of `n`, as (low, high); (0, 1) when `n` is
+/// 0. With `k` = 0 the upper end is about 3.84 / n: zero false alarms among 3,000 benign flows
+/// still allow a rate of up to 12.8 per 10,000.
+pub fn wilson_interval(k: u64, n: u64) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    let z = 1.959_963_984_540_054f64;
+    let (k, n) = (k as f64, n as f64);
+    let p = k / n;
+    let den = 1.0 + z * z / n;
+    let centre = (p + z * z / (2.0 * n)) / den;
+    let half = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt() / den;
+    ((centre - half).max(0.0), (centre + half).min(1.0))
 }
 
 #[cfg(test)]
@@ -183,5 +213,35 @@ mod tests {
         assert!((average_precision(&p) - (0.5 + 0.5 * 2.0 / 3.0)).abs() < 1e-12);
         assert_eq!(threshold_for_fp_rate(&p, 0.0), 0.9);
         assert!((roc_auc(&[(0.5, true), (0.5, false)]) - 0.5).abs() < 1e-12);
+        // Three benign of 0.6, 0.2, 0.1: one flag in three is 3,333 per 10k.
+        assert_eq!(threshold_for_fp_rate(&p, 3334.0), 0.4);
+        assert_eq!(threshold_for_fp_rate(&p, 3333.0), 0.9);
+    }
+
+    #[test]
+    fn nan_metrics_survive_json() {
+        // Nothing flagged: precision is NaN, which JSON can only write as null.
+        let r = at_threshold(&[(0.1, true), (0.2, false)], 0.9);
+        assert!(r.precision.is_nan());
+        let text = serde_json::to_string(&r).unwrap();
+        assert!(text.contains("\"precision\":null"), "{text}");
+        let back: ThresholdRow = serde_json::from_str(&text).unwrap();
+        assert!(back.precision.is_nan());
+        assert_eq!(back.confusion, r.confusion);
+    }
+
+    #[test]
+    fn wilson_intervals_by_hand() {
+        // 0 of 3,000: upper end z^2 / (n + z^2).
+        let (lo, hi) = wilson_interval(0, 3000);
+        assert_eq!(lo, 0.0);
+        assert!((hi - 3.8415 / 3003.8415).abs() < 1e-6, "{hi}");
+        // 5 of 10 is centred on one half: 0.2366 to 0.7634 (the textbook value).
+        let (lo, hi) = wilson_interval(5, 10);
+        assert!(
+            (lo - 0.2366).abs() < 1e-4 && (hi - 0.7634).abs() < 1e-4,
+            "{lo} {hi}"
+        );
+        assert_eq!(wilson_interval(0, 0), (0.0, 1.0));
     }
 }

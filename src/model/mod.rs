@@ -13,9 +13,9 @@ pub mod forest;
 pub mod metrics;
 pub mod train;
 
-use crate::features::shape::{SHAPE_FEATURES, SHAPE_SCHEMA};
+use crate::features::shape::{SHAPE_CONTEXT, SHAPE_FEATURES, SHAPE_SCHEMA};
 use crate::output::FlowRecord;
-use crate::score::{FlowModel, ModelOutput, Verdict};
+use crate::score::{FlowModel, ModelOutput, ModelSays, Verdict};
 use anyhow::{anyhow, bail, Context, Result};
 use forest::FlatForest;
 use serde::{Deserialize, Serialize};
@@ -35,6 +35,18 @@ pub fn netflow_rows(rec: &FlowRecord) -> Vec<Vec<f32>> {
     vec![crate::netflow::features::netflow_features(&c)]
 }
 
+/// The flow-export rows of a record by variant, for training the flow-only model: a flow
+/// export's own row, or for a capture flow the conversations exporters would report for it.
+pub fn netflow_variants(rec: &FlowRecord) -> Vec<(String, Vec<Vec<f32>>)> {
+    if rec.model_schema == NETFLOW_SCHEMA || rec.export_variants.is_empty() {
+        return vec![(String::new(), netflow_rows(rec))];
+    }
+    rec.export_variants
+        .iter()
+        .map(|(v, row)| (v.clone(), vec![row.clone()]))
+        .collect()
+}
+
 /// True when a table has every feature column of `names` (a window table), false for other
 /// tables (flow exports). Only the column names are read, so a large flow export is not loaded
 /// to find out.
@@ -49,13 +61,27 @@ pub const MODEL_FORMAT: &str = "poolscope-model/1";
 /// Features named in a verdict's reason.
 const TOP_FEATURES: usize = 3;
 
-/// The feature names of a schema this build computes, or None for an unknown schema.
+/// The feature names (model inputs) of a schema this build computes, or None for an unknown
+/// schema.
 pub fn schema_features(schema: &str) -> Option<Vec<&'static str>> {
     match schema {
         SHAPE_SCHEMA => Some(SHAPE_FEATURES.to_vec()),
         NETFLOW_SCHEMA => Some(crate::netflow::features::NETFLOW_FEATURES.to_vec()),
         _ => None,
     }
+}
+
+/// Every column of a schema's rows: the features, then the context columns the gate and the
+/// weighting read (window rows carry [`SHAPE_CONTEXT`], flow-export rows
+/// [`crate::netflow::features::NETFLOW_CONTEXT`]). Window tables hold these columns.
+pub fn schema_columns(schema: &str) -> Option<Vec<&'static str>> {
+    let mut cols = schema_features(schema)?;
+    if schema == SHAPE_SCHEMA {
+        cols.extend_from_slice(SHAPE_CONTEXT);
+    } else if schema == NETFLOW_SCHEMA {
+        cols.extend_from_slice(crate::netflow::features::NETFLOW_CONTEXT);
+    }
+    Some(cols)
 }
 
 /// Decision thresholds on the forest's mean output (the raw score), chosen on held-out flows.
@@ -119,8 +145,11 @@ pub struct TrainingSummary {
     pub flows: usize,
     /// Flows with no label (left out).
     pub unlabelled_flows: usize,
-    /// Labelled flows the model does not apply to (UDP, no messages both ways).
+    /// Labelled flows the model does not apply to (UDP, no data both ways).
     pub ineligible_flows: usize,
+    /// Labelled flows with data both ways but too little for the gate (left out of training).
+    #[serde(default)]
+    pub insufficient_flows: usize,
     /// Mining flows trained on.
     pub mining_flows: usize,
     /// Benign flows trained on.
@@ -133,6 +162,12 @@ pub struct TrainingSummary {
     pub groups: usize,
     /// Groups with mining flows.
     pub mining_groups: usize,
+    /// Sessions (a capture's flows to one pool group).
+    #[serde(default)]
+    pub sessions: usize,
+    /// Sources (data sets) of the judged flows.
+    #[serde(default)]
+    pub sources: Vec<String>,
     /// Flows per class and labelling rule (`mining:stratum`, `benign:capture`...).
     pub label_sources: BTreeMap<String, usize>,
     /// The inputs read (file names).
@@ -230,15 +265,23 @@ impl ModelFile {
         Ok(())
     }
 
-    /// Raw score of a flow: the forest's mean output over its rows.
+    /// Raw score of a flow: the forest's mean output over its scored rows
+    /// ([`data::scored_rows`]).
     pub fn raw_score(&self, rows: &[Vec<f32>]) -> f64 {
-        if rows.is_empty() {
+        let scored = data::scored_rows(&self.schema, rows);
+        if scored.is_empty() {
             return 0.0;
         }
-        rows.iter()
+        scored
+            .iter()
             .map(|r| self.forest.predict(r) as f64)
             .sum::<f64>()
-            / rows.len() as f64
+            / scored.len() as f64
+    }
+
+    /// Whether the model may judge a flow of this transport and rows (its gate).
+    pub fn eligibility(&self, transport: &str, rows: &[Vec<f32>]) -> data::Eligibility {
+        self.options.gate.eligibility(transport, &self.schema, rows)
     }
 
     /// Verdict of a raw score by the model's thresholds.
@@ -277,18 +320,36 @@ impl Model {
 }
 
 impl FlowModel for Model {
-    fn predict(&self, rec: &FlowRecord) -> Option<ModelOutput> {
+    fn predict(&self, rec: &FlowRecord) -> ModelSays {
         let m = &self.file;
-        if rec.model_schema != m.schema
-            || !data::eligible(rec.transport, &m.schema, &rec.model_rows)
-        {
-            return None;
+        if rec.model_schema != m.schema {
+            return ModelSays::NotApplicable;
         }
         let rows = &rec.model_rows;
+        match m.eligibility(rec.transport, rows) {
+            data::Eligibility::NotApplicable => return ModelSays::NotApplicable,
+            data::Eligibility::Insufficient(e) => {
+                let unit = if m.schema == NETFLOW_SCHEMA {
+                    "packets"
+                } else {
+                    "messages"
+                };
+                return ModelSays::Insufficient(format!(
+                    "{} client and {} server {unit} in {} s; needs {} each way over {} s",
+                    e.c2s,
+                    e.s2c,
+                    short(e.seconds),
+                    m.options.gate.min_each_way,
+                    short(m.options.gate.min_seconds)
+                ));
+            }
+            data::Eligibility::Speaks(_) => {}
+        }
+        let scored = data::scored_rows(&m.schema, rows);
         let raw = m.raw_score(rows);
         let verdict = m.verdict(raw);
         let mut contrib = vec![0f32; m.features.len()];
-        for r in rows {
+        for r in &scored {
             for (c, x) in contrib.iter_mut().zip(m.forest.contributions(r)) {
                 *c += x;
             }
@@ -302,11 +363,11 @@ impl FlowModel for Model {
             .take(TOP_FEATURES)
             .filter(|&i| sign * contrib[i] > 0.0)
             .map(|i| {
-                let v = rows.iter().map(|r| r[i] as f64).sum::<f64>() / rows.len() as f64;
+                let v = scored.iter().map(|r| r[i] as f64).sum::<f64>() / scored.len() as f64;
                 format!("{}={}", m.features[i], short(v))
             })
             .collect();
-        Some(ModelOutput {
+        ModelSays::Speaks(ModelOutput {
             probability: m.calibration.apply(raw),
             verdict,
             top_features,
@@ -335,11 +396,11 @@ impl ModelSet {
 }
 
 impl FlowModel for ModelSet {
-    fn predict(&self, rec: &FlowRecord) -> Option<ModelOutput> {
+    fn predict(&self, rec: &FlowRecord) -> ModelSays {
         self.models
             .iter()
             .find(|m| m.file.schema == rec.model_schema)
-            .and_then(|m| m.predict(rec))
+            .map_or(ModelSays::NotApplicable, |m| m.predict(rec))
     }
 }
 

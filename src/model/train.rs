@@ -1,14 +1,26 @@
-//! Fitting, grouped cross-validation, calibration and thresholds.
+//! Fitting, grouped cross-validation, leave-one-source-out evaluation, calibration and
+//! thresholds.
+//!
+//! Every evaluation here scores flows with forests that never saw them: grouped k-fold
+//! cross-validation keeps every pool (server name or address) in one fold, and
+//! leave-one-source-out trains without a whole data set (a capture family, a lab, a tool's test
+//! captures) and scores it. Flows the gate keeps the model from judging count in the
+//! denominators as not flagged: the false-positive rates are per benign TCP flow with data both
+//! ways, as an analyst would meet them.
 
-use super::data::{eligible, TrainFlow};
+use super::data::{scored_rows, Eligibility, Gate, TrainFlow};
 use super::forest::{FlatForest, ForestParams};
 use super::metrics::{
-    at_threshold, average_precision, roc_auc, threshold_for_fp_rate, ThresholdRow,
+    at_threshold, average_precision, roc_auc, threshold_for_fp_rate, wilson_interval, ThresholdRow,
 };
-use super::{Calibration, Importance, ModelFile, Thresholds, TrainingSummary, MODEL_FORMAT};
+use super::MODEL_FORMAT;
+use super::{schema_features, Calibration, Importance, ModelFile, Thresholds, TrainingSummary};
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+
+/// A mining flow at least this long (seconds of rows) counts as a long session in the reports.
+pub const LONG_SESSION_S: f64 = 300.0;
 
 /// How to train and validate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,6 +36,9 @@ pub struct TrainOptions {
     /// How rows are weighted.
     #[serde(default)]
     pub weighting: Weighting,
+    /// How much a flow must say before the model judges it.
+    #[serde(default)]
+    pub gate: Gate,
 }
 
 impl Default for TrainOptions {
@@ -31,28 +46,47 @@ impl Default for TrainOptions {
         TrainOptions {
             params: ForestParams::default(),
             folds: 5,
-            suspect_fp_per_10k: 100.0,
+            suspect_fp_per_10k: 10.0,
             mining_fp_per_10k: 1.0,
             weighting: Weighting::default(),
+            gate: Gate::default(),
         }
     }
 }
 
-/// The held-out prediction of one flow in cross-validation.
+/// The held-out prediction of one flow.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OofPrediction {
-    /// Index into the flows given to [`cross_validate`].
+    /// Index into the flows given to the evaluation.
     pub flow: usize,
     /// The flow's pool group.
     pub group: String,
-    /// Fold the flow was held out in.
+    /// The flow's source (data set).
+    pub source: String,
+    /// Fold the flow was held out in (for leave-one-source-out, the source's index).
     pub fold: usize,
-    /// Mean forest output over the flow's rows.
+    /// False when the gate kept the model from judging the flow (too little evidence): it is
+    /// never flagged, and `raw` is 0.
+    pub judged: bool,
+    /// Mean forest output over the flow's scored rows.
     pub raw: f64,
-    /// Forest output of the flow's first row alone (early detection).
+    /// Forest output of the flow's first scored row alone (early detection).
     pub first_window: f64,
     /// True = mining.
     pub mining: bool,
+    /// Seconds of the flow its rows cover.
+    pub seconds: f64,
+}
+
+impl OofPrediction {
+    /// The score thresholds compare: the raw score, or -1 (never flagged) when not judged.
+    pub fn flag_score(&self) -> f64 {
+        if self.judged {
+            self.raw
+        } else {
+            -1.0
+        }
+    }
 }
 
 /// What grouped cross-validation measured.
@@ -64,36 +98,138 @@ pub struct CvReport {
     pub groups: usize,
     /// Groups with at least one mining flow.
     pub mining_groups: usize,
-    /// Mining flows evaluated.
+    /// Mining flows the model judged.
     pub mining_flows: usize,
-    /// Benign flows evaluated.
+    /// Benign flows the model judged.
     pub benign_flows: usize,
-    /// ROC-AUC over flows (held-out scores).
+    /// Mining flows with data both ways the gate kept from the model.
+    #[serde(default)]
+    pub mining_insufficient: usize,
+    /// Benign flows with data both ways the gate kept from the model (never flagged; they
+    /// count in the false-positive rates).
+    #[serde(default)]
+    pub benign_insufficient: usize,
+    /// ROC-AUC over the judged flows (held-out scores).
+    #[serde(deserialize_with = "super::metrics::null_as_nan")]
     pub roc_auc: f64,
-    /// Average precision over flows.
+    /// Average precision over the judged flows.
+    #[serde(deserialize_with = "super::metrics::null_as_nan")]
     pub average_precision: f64,
-    /// ROC-AUC when each flow is judged on its first window only.
+    /// ROC-AUC when each judged flow is scored on its first window only.
+    #[serde(deserialize_with = "super::metrics::null_as_nan")]
     pub first_window_roc_auc: f64,
-    /// Metrics at the `suspect` threshold.
+    /// Metrics at the `suspect` threshold, over every flow with data both ways.
     pub at_suspect: ThresholdRow,
-    /// Metrics at the `mining` threshold.
+    /// Metrics at the `mining` threshold, over every flow with data both ways.
     pub at_mining: ThresholdRow,
-    /// Metrics at fixed thresholds of the raw forest output.
+    /// Metrics at fixed thresholds of the raw forest output, over every flow with data both
+    /// ways.
     pub threshold_table: Vec<ThresholdRow>,
-    /// Recall at the suspect threshold per mining source (label rule and capture directory).
+    /// Long mining sessions (at least [`LONG_SESSION_S`]): (flagged suspect, flagged mining,
+    /// all).
+    #[serde(default)]
+    pub long_sessions: (usize, usize, usize),
+    /// Recall at the suspect threshold per mining source (label rule and capture).
     pub recall_by_source: BTreeMap<String, (usize, usize)>,
-    /// Benign flows above the suspect threshold per capture directory.
+    /// Benign flows above the suspect threshold per source (of the flows with data both ways).
     pub false_positives_by_source: BTreeMap<String, (usize, usize)>,
 }
 
-/// Labelled flows the model can speak for, with their row counts.
-fn usable(flows: &[TrainFlow], schema: &str) -> Vec<usize> {
-    flows
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| f.label.is_some() && eligible(&f.meta.transport, schema, &f.rows))
-        .map(|(i, _)| i)
-        .collect()
+/// Counts of one class of one source at its thresholds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClassCounts {
+    /// Flows with data both ways.
+    pub flows: usize,
+    /// Of which the model judged.
+    pub judged: usize,
+    /// Flagged at `suspect` or above.
+    pub suspect: usize,
+    /// Flagged `mining`.
+    pub mining: usize,
+}
+
+impl ClassCounts {
+    fn add(&mut self, p: &OofPrediction, th: &Thresholds) {
+        self.flows += 1;
+        if p.judged {
+            self.judged += 1;
+            if p.raw >= th.suspect {
+                self.suspect += 1;
+            }
+            if p.raw >= th.mining {
+                self.mining += 1;
+            }
+        }
+    }
+
+    fn merge(&mut self, o: &ClassCounts) {
+        self.flows += o.flows;
+        self.judged += o.judged;
+        self.suspect += o.suspect;
+        self.mining += o.mining;
+    }
+}
+
+/// One source held out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceResult {
+    /// The source.
+    pub source: String,
+    /// False when the other sources lack a class, so no forest could be trained without it.
+    pub evaluated: bool,
+    /// Thresholds chosen on the held-out scores of every *other* source, so nothing of this
+    /// source decides how it is judged.
+    pub thresholds: Thresholds,
+    /// Its mining flows.
+    pub mining: ClassCounts,
+    /// Its mining flows of at least [`LONG_SESSION_S`].
+    pub long_mining: ClassCounts,
+    /// Its benign flows.
+    pub benign: ClassCounts,
+}
+
+/// Leave-one-source-out: for each source, a forest trained on every other source scores it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LosoReport {
+    /// One row per source, sorted by name.
+    pub sources: Vec<SourceResult>,
+    /// Sums over the evaluated sources.
+    pub mining: ClassCounts,
+    /// Sums of the long sessions.
+    pub long_mining: ClassCounts,
+    /// Sums of the benign flows.
+    pub benign: ClassCounts,
+    /// The same sums by variant (flow-export rows of capture flows: by the exporter's active
+    /// timeout, `active_timeout=300`), each at its source's thresholds: (mining, long mining,
+    /// benign). Empty when the flows have no variants.
+    #[serde(default)]
+    pub by_variant: BTreeMap<String, (ClassCounts, ClassCounts, ClassCounts)>,
+}
+
+impl LosoReport {
+    /// Benign flows flagged per 10,000 at (`suspect`, `mining`), with the 95% Wilson upper
+    /// bounds: (suspect rate, its bound, mining rate, its bound).
+    pub fn benign_rates(&self) -> (f64, f64, f64, f64) {
+        rates(&self.benign)
+    }
+}
+
+/// Flag rates per 10,000 of a class at both thresholds, with their 95% upper bounds.
+pub fn rates(c: &ClassCounts) -> (f64, f64, f64, f64) {
+    let n = c.flows as u64;
+    let per = |k: usize| {
+        if n == 0 {
+            f64::NAN
+        } else {
+            k as f64 / n as f64 * 10_000.0
+        }
+    };
+    (
+        per(c.suspect),
+        wilson_interval(c.suspect as u64, n).1 * 10_000.0,
+        per(c.mining),
+        wilson_interval(c.mining as u64, n).1 * 10_000.0,
+    )
 }
 
 /// How training rows are weighted within their class (the two classes always weigh the same
@@ -105,56 +241,87 @@ pub enum Weighting {
     Rows,
     /// Every pool group the same, however many flows and windows it has.
     Groups,
-    /// By the time a row covers (a full window weighs 1, a flow of a few seconds a tenth):
-    /// a scan of one pool gives hundreds of connections of a second or two, a real miner one
-    /// connection of hours, and the model should learn what a miner looks like over time.
-    #[default]
+    /// By the time a row covers (a full window weighs 1, a flow of a few seconds a tenth).
     Time,
+    /// Every session the same: a session is one capture's flows to one pool group (a miner's
+    /// hours at a pool, cut into hourly records, or a scanner's hundred connections to one
+    /// server), and each flow's rows share its part. So a few long sessions are not outvoted
+    /// by thousands of scan connections, nor a long flow's sixteen windows by one short flow.
+    #[default]
+    Sessions,
 }
 
-/// Rows, 0/1 targets and weights of some flows.
+/// Labelled flows with data both ways (the population every rate is over), and whether the
+/// model judges each.
+fn population(flows: &[TrainFlow], schema: &str, gate: &Gate) -> Vec<(usize, bool, f64)> {
+    flows
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.label.is_some())
+        .filter_map(
+            |(i, f)| match gate.eligibility(&f.meta.transport, schema, &f.rows) {
+                Eligibility::NotApplicable => None,
+                Eligibility::Insufficient(e) => Some((i, false, e.seconds)),
+                Eligibility::Speaks(e) => Some((i, true, e.seconds)),
+            },
+        )
+        .collect()
+}
+
+/// The flows the model judges (and trains on).
+fn judged(flows: &[TrainFlow], schema: &str, gate: &Gate) -> Vec<usize> {
+    population(flows, schema, gate)
+        .into_iter()
+        .filter(|p| p.1)
+        .map(|p| p.0)
+        .collect()
+}
+
+/// Model inputs (the first `n` columns), 0/1 targets and weights of some flows' scored rows.
 fn matrix(
     flows: &[TrainFlow],
     idx: &[usize],
+    schema: &str,
     weighting: Weighting,
 ) -> (Vec<Vec<f32>>, Vec<f64>, Vec<f64>) {
-    let span_col = crate::features::shape::SHAPE_FEATURES
-        .iter()
-        .position(|c| *c == "span_s")
-        .expect("span column");
+    let n = schema_features(schema).map_or(0, |f| f.len());
+    let span_col = crate::features::shape::SHAPE_FEATURES.len() + 1;
     let mut rows = Vec::new();
     let mut y = Vec::new();
     let mut raw_w = Vec::new();
     let mut group_rows: BTreeMap<(String, bool), usize> = BTreeMap::new();
+    let mut session_flows: BTreeMap<((String, String), bool), usize> = BTreeMap::new();
     for &i in idx {
         let f = &flows[i];
-        *group_rows
-            .entry((f.meta.group(), f.label == Some(true)))
-            .or_default() += f.rows.len();
+        let mining = f.label == Some(true);
+        *group_rows.entry((f.meta.group(), mining)).or_default() +=
+            scored_rows(schema, &f.rows).len();
+        *session_flows.entry((f.meta.session(), mining)).or_default() += 1;
     }
     for &i in idx {
         let f = &flows[i];
         let mining = f.label == Some(true);
+        let scored = scored_rows(schema, &f.rows);
         let in_group = group_rows[&(f.meta.group(), mining)] as f64;
-        for r in &f.rows {
+        let in_session = session_flows[&(f.meta.session(), mining)] as f64;
+        for r in &scored {
             let w = match weighting {
                 Weighting::Rows => 1.0,
                 Weighting::Groups => 1.0 / in_group,
+                Weighting::Sessions => 1.0 / (in_session * scored.len() as f64),
                 Weighting::Time => {
                     // Window rows: the span covered; flow-export rows: the duration.
-                    let t = if r.len() == crate::features::shape::SHAPE_FEATURES.len() {
+                    let t = if schema == crate::features::shape::SHAPE_SCHEMA {
                         r.get(span_col)
-                    } else if r.len() == crate::netflow::features::NETFLOW_FEATURES.len() {
-                        r.first()
                     } else {
-                        None
+                        r.get(crate::netflow::features::NETFLOW_FEATURES.len())
                     };
                     t.filter(|t| t.is_finite()).map_or(1.0, |&t| {
                         (t as f64 / crate::features::shape::WINDOW_S).clamp(0.1, 1.0)
                     })
                 }
             };
-            rows.push(r.clone());
+            rows.push(r[..n.min(r.len())].to_vec());
             y.push(if mining { 1.0 } else { 0.0 });
             raw_w.push(w);
         }
@@ -168,13 +335,59 @@ fn matrix(
             .max(f64::MIN_POSITIVE)
     };
     let (tp, tn) = (total(true), total(false));
-    let n = y.len() as f64;
+    let count = y.len() as f64;
     let w = y
         .iter()
         .zip(&raw_w)
-        .map(|(&t, &w)| w * n / (2.0 * if t > 0.5 { tp } else { tn }))
+        .map(|(&t, &w)| w * count / (2.0 * if t > 0.5 { tp } else { tn }))
         .collect();
     (rows, y, w)
+}
+
+/// A forest fitted on some flows.
+fn fit(
+    flows: &[TrainFlow],
+    idx: &[usize],
+    schema: &str,
+    opts: &TrainOptions,
+) -> Result<FlatForest> {
+    let (rows, y, w) = matrix(flows, idx, schema, opts.weighting);
+    let (forest, _) = FlatForest::fit(&rows, &y, &w, &opts.params)?;
+    Ok(forest)
+}
+
+/// The held-out prediction of flow `i` by `forest` (None = not judged).
+fn predict(
+    flows: &[TrainFlow],
+    i: usize,
+    judged: bool,
+    seconds: f64,
+    fold: usize,
+    schema: &str,
+    forest: Option<&FlatForest>,
+) -> OofPrediction {
+    let f = &flows[i];
+    let (raw, first) = match forest.filter(|_| judged) {
+        Some(forest) => {
+            let scored = scored_rows(schema, &f.rows);
+            (
+                mean(scored.iter().map(|r| forest.predict(r) as f64)),
+                forest.predict(scored[0]) as f64,
+            )
+        }
+        None => (0.0, 0.0),
+    };
+    OofPrediction {
+        flow: i,
+        group: f.meta.group(),
+        source: f.meta.source.clone(),
+        fold,
+        judged,
+        raw,
+        first_window: first,
+        mining: f.label == Some(true),
+        seconds,
+    }
 }
 
 /// A stable hash of a string with a seed (FNV-1a), for fold assignment.
@@ -226,46 +439,170 @@ fn assign_folds(
     out
 }
 
+/// Why an evaluation could not run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TooFewPools(pub String);
+
+impl std::fmt::Display for TooFewPools {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TooFewPools {}
+
 /// Grouped k-fold cross-validation: each fold's flows are scored by a forest fitted on the
-/// other folds, so no pool is ever scored by a model that saw it.
+/// other folds, so no pool is ever scored by a model that saw it. Every labelled flow with data
+/// both ways gets a prediction; those the gate keeps from the model are marked not judged.
+/// Fails with [`TooFewPools`] when a fold's training part lacks a class.
 pub fn cross_validate(
     flows: &[TrainFlow],
     schema: &str,
     opts: &TrainOptions,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Vec<OofPrediction>> {
-    let idx = usable(flows, schema);
+    let pop = population(flows, schema, &opts.gate);
+    let idx: Vec<usize> = pop.iter().map(|p| p.0).collect();
     let folds = assign_folds(flows, &idx, opts.folds, opts.params.seed);
     let mut out = Vec::new();
     for fold in 0..opts.folds {
         progress(fold, opts.folds);
-        let (test, train): (Vec<usize>, Vec<usize>) = idx
-            .iter()
-            .partition(|&&i| folds[&flows[i].meta.group()] == fold);
+        let in_fold = |i: usize| folds[&flows[i].meta.group()] == fold;
+        let test: Vec<&(usize, bool, f64)> = pop.iter().filter(|p| in_fold(p.0)).collect();
         if test.is_empty() {
             continue;
         }
-        let (rows, y, w) = matrix(flows, &train, opts.weighting);
-        if !y.iter().any(|&t| t > 0.5) || !y.iter().any(|&t| t < 0.5) {
-            bail!("fold {fold} has training rows of one class only: too few pools to cross-validate with {} folds", opts.folds);
+        let train: Vec<usize> = pop
+            .iter()
+            .filter(|p| p.1 && !in_fold(p.0))
+            .map(|p| p.0)
+            .collect();
+        let classes: BTreeSet<bool> = train
+            .iter()
+            .map(|&i| flows[i].label == Some(true))
+            .collect();
+        if classes.len() < 2 {
+            return Err(TooFewPools(format!(
+                "fold {fold} has training flows of one class only: too few pools to cross-validate with {} folds",
+                opts.folds
+            ))
+            .into());
         }
-        let (forest, _) = FlatForest::fit(&rows, &y, &w, &opts.params)?;
-        for i in test {
-            let f = &flows[i];
-            let raw = mean(f.rows.iter().map(|r| forest.predict(r) as f64));
-            out.push(OofPrediction {
-                flow: i,
-                group: f.meta.group(),
-                fold,
-                raw,
-                first_window: forest.predict(&f.rows[0]) as f64,
-                mining: f.label == Some(true),
-            });
+        let forest = if test.iter().any(|p| p.1) {
+            Some(fit(flows, &train, schema, opts)?)
+        } else {
+            None
+        };
+        for &&(i, j, secs) in &test {
+            out.push(predict(flows, i, j, secs, fold, schema, forest.as_ref()));
         }
     }
     progress(opts.folds, opts.folds);
     out.sort_by_key(|p| p.flow);
     Ok(out)
+}
+
+/// Leave-one-source-out: for each source, a forest trained on every other source's flows
+/// scores that source's flows. Each source is then judged at thresholds chosen (with the
+/// options' false-positive budgets) on the held-out scores of the *other* sources.
+pub fn leave_one_source_out(
+    flows: &[TrainFlow],
+    schema: &str,
+    opts: &TrainOptions,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<(LosoReport, Vec<OofPrediction>)> {
+    let pop = population(flows, schema, &opts.gate);
+    let sources: Vec<String> = pop
+        .iter()
+        .map(|p| flows[p.0].meta.source.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut preds = Vec::new();
+    let mut evaluated = Vec::new();
+    for (k, s) in sources.iter().enumerate() {
+        progress(k, sources.len());
+        let train: Vec<usize> = pop
+            .iter()
+            .filter(|p| p.1 && flows[p.0].meta.source != *s)
+            .map(|p| p.0)
+            .collect();
+        let classes: BTreeSet<bool> = train
+            .iter()
+            .map(|&i| flows[i].label == Some(true))
+            .collect();
+        let ok = classes.len() == 2;
+        evaluated.push(ok);
+        if !ok {
+            continue;
+        }
+        let test: Vec<&(usize, bool, f64)> = pop
+            .iter()
+            .filter(|p| flows[p.0].meta.source == *s)
+            .collect();
+        let forest = if test.iter().any(|p| p.1) {
+            Some(fit(flows, &train, schema, opts)?)
+        } else {
+            None
+        };
+        for &&(i, j, secs) in &test {
+            preds.push(predict(flows, i, j, secs, k, schema, forest.as_ref()));
+        }
+    }
+    progress(sources.len(), sources.len());
+    let mut report = LosoReport {
+        sources: Vec::new(),
+        mining: ClassCounts::default(),
+        long_mining: ClassCounts::default(),
+        benign: ClassCounts::default(),
+        by_variant: BTreeMap::new(),
+    };
+    for (k, s) in sources.iter().enumerate() {
+        let others: Vec<(f64, bool)> = preds
+            .iter()
+            .filter(|p| p.fold != k)
+            .map(|p| (p.flag_score(), p.mining))
+            .collect();
+        let thresholds = choose_thresholds(&others, opts);
+        let mut r = SourceResult {
+            source: s.clone(),
+            evaluated: evaluated[k],
+            thresholds,
+            mining: ClassCounts::default(),
+            long_mining: ClassCounts::default(),
+            benign: ClassCounts::default(),
+        };
+        for p in preds.iter().filter(|p| p.fold == k) {
+            let variant = &flows[p.flow].meta.variant;
+            let mut by_variant = (!variant.is_empty()).then(|| {
+                let base = variant.split('#').next().unwrap_or("").to_string();
+                report.by_variant.entry(base).or_default()
+            });
+            if p.mining {
+                r.mining.add(p, &thresholds);
+                if let Some(v) = by_variant.as_mut() {
+                    v.0.add(p, &thresholds);
+                }
+                if p.seconds >= LONG_SESSION_S {
+                    r.long_mining.add(p, &thresholds);
+                    if let Some(v) = by_variant.as_mut() {
+                        v.1.add(p, &thresholds);
+                    }
+                }
+            } else {
+                r.benign.add(p, &thresholds);
+                if let Some(v) = by_variant.as_mut() {
+                    v.2.add(p, &thresholds);
+                }
+            }
+        }
+        report.mining.merge(&r.mining);
+        report.long_mining.merge(&r.long_mining);
+        report.benign.merge(&r.benign);
+        report.sources.push(r);
+    }
+    preds.sort_by_key(|p| p.flow);
+    Ok((report, preds))
 }
 
 fn mean(it: impl Iterator<Item = f64>) -> f64 {
@@ -277,20 +614,25 @@ fn mean(it: impl Iterator<Item = f64>) -> f64 {
     }
 }
 
-/// Where a flow came from, for per-source breakdowns: its label rule and capture directory
-/// and file stem family (`lab/xmrig-rx-tls`, `ndpi/pcap`...).
+/// The thresholds of held-out `(flag score, is mining)` pairs: the lowest scores that keep the
+/// benign flag rates within the options' budgets.
+pub fn choose_thresholds(preds: &[(f64, bool)], opts: &TrainOptions) -> Thresholds {
+    let suspect = threshold_for_fp_rate(preds, opts.suspect_fp_per_10k);
+    let mining = threshold_for_fp_rate(preds, opts.mining_fp_per_10k).max(suspect);
+    Thresholds { suspect, mining }
+}
+
+/// Where a flow came from, for per-source breakdowns: its label rule, source, and for mining
+/// flows its capture (`stratum:cjsniffer/1618213677_i8KJi.pcap`, `capture:ndpi`).
 fn source_of(f: &TrainFlow) -> String {
-    let p = std::path::Path::new(&f.meta.capture);
-    let dir = p
-        .parent()
-        .and_then(|d| d.file_name())
+    let name = std::path::Path::new(&f.meta.capture)
+        .file_name()
         .and_then(|d| d.to_str())
         .unwrap_or("");
-    let name = p.file_name().and_then(|d| d.to_str()).unwrap_or("");
     if f.label == Some(true) {
-        format!("{}:{dir}/{name}", f.label_source)
+        format!("{}:{}/{name}", f.label_source, f.meta.source)
     } else {
-        format!("{}:{dir}", f.label_source)
+        format!("{}:{}", f.label_source, f.meta.source)
     }
 }
 
@@ -300,12 +642,21 @@ pub fn report(
     oof: &[OofPrediction],
     opts: &TrainOptions,
 ) -> (CvReport, Thresholds) {
-    let preds: Vec<(f64, bool)> = oof.iter().map(|p| (p.raw, p.mining)).collect();
-    let suspect = threshold_for_fp_rate(&preds, opts.suspect_fp_per_10k);
-    let mining = threshold_for_fp_rate(&preds, opts.mining_fp_per_10k).max(suspect);
-    let first: Vec<(f64, bool)> = oof.iter().map(|p| (p.first_window, p.mining)).collect();
+    let all: Vec<(f64, bool)> = oof.iter().map(|p| (p.flag_score(), p.mining)).collect();
+    let judged: Vec<(f64, bool)> = oof
+        .iter()
+        .filter(|p| p.judged)
+        .map(|p| (p.raw, p.mining))
+        .collect();
+    let th = choose_thresholds(&all, opts);
+    let first: Vec<(f64, bool)> = oof
+        .iter()
+        .filter(|p| p.judged)
+        .map(|p| (p.first_window, p.mining))
+        .collect();
     let mut recall_by_source: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut fp_by_source: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut long = (0, 0, 0);
     for p in oof {
         let f = &flows[p.flow];
         let e = if p.mining {
@@ -314,47 +665,60 @@ pub fn report(
             fp_by_source.entry(source_of(f)).or_default()
         };
         e.1 += 1;
-        if p.raw >= suspect {
+        if p.flag_score() >= th.suspect {
             e.0 += 1;
         }
+        if p.mining && p.seconds >= LONG_SESSION_S {
+            long.2 += 1;
+            long.0 += (p.flag_score() >= th.suspect) as usize;
+            long.1 += (p.flag_score() >= th.mining) as usize;
+        }
     }
-    let groups: BTreeSet<&str> = oof.iter().map(|p| p.group.as_str()).collect();
+    let groups: BTreeSet<&str> = oof
+        .iter()
+        .filter(|p| p.judged)
+        .map(|p| p.group.as_str())
+        .collect();
     let mining_groups: BTreeSet<&str> = oof
         .iter()
-        .filter(|p| p.mining)
+        .filter(|p| p.judged && p.mining)
         .map(|p| p.group.as_str())
         .collect();
     let table = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
         .iter()
-        .map(|&t| at_threshold(&preds, t))
+        .map(|&t| at_threshold(&all, t))
         .collect();
     let r = CvReport {
         folds: oof.iter().map(|p| p.fold).max().map_or(0, |f| f + 1),
         groups: groups.len(),
         mining_groups: mining_groups.len(),
-        mining_flows: preds.iter().filter(|p| p.1).count(),
-        benign_flows: preds.iter().filter(|p| !p.1).count(),
-        roc_auc: roc_auc(&preds),
-        average_precision: average_precision(&preds),
+        mining_flows: judged.iter().filter(|p| p.1).count(),
+        benign_flows: judged.iter().filter(|p| !p.1).count(),
+        mining_insufficient: oof.iter().filter(|p| !p.judged && p.mining).count(),
+        benign_insufficient: oof.iter().filter(|p| !p.judged && !p.mining).count(),
+        roc_auc: roc_auc(&judged),
+        average_precision: average_precision(&judged),
         first_window_roc_auc: roc_auc(&first),
-        at_suspect: at_threshold(&preds, suspect),
-        at_mining: at_threshold(&preds, mining),
+        at_suspect: at_threshold(&all, th.suspect),
+        at_mining: at_threshold(&all, th.mining),
         threshold_table: table,
+        long_sessions: long,
         recall_by_source,
         false_positives_by_source: fp_by_source,
     };
-    (r, Thresholds { suspect, mining })
+    (r, th)
 }
 
 /// Isotonic (pool-adjacent-violators) map from mean forest output to the share of mining
-/// flows among held-out flows with that output, with the two classes weighted equally: the
-/// probability of mining for a flow from a population with as many mining as benign flows.
-/// (The training data's own mix, mostly scan connections to pools, says nothing about a real
-/// network's; an analyst who knows the base rate can rescale the odds.)
+/// flows among held-out judged flows with that output, with the two classes weighted equally:
+/// the probability of mining for a flow from a population with as many mining as benign flows.
+/// (The training data's own mix says nothing about a real network's; an analyst who knows the
+/// base rate can rescale the odds.)
 pub fn calibrate(oof: &[OofPrediction]) -> Calibration {
-    let pos = oof.iter().filter(|p| p.mining).count().max(1) as f64;
-    let neg = oof.iter().filter(|p| !p.mining).count().max(1) as f64;
-    let mut v: Vec<(f64, f64, f64)> = oof
+    let judged: Vec<&OofPrediction> = oof.iter().filter(|p| p.judged).collect();
+    let pos = judged.iter().filter(|p| p.mining).count().max(1) as f64;
+    let neg = judged.iter().filter(|p| !p.mining).count().max(1) as f64;
+    let mut v: Vec<(f64, f64, f64)> = judged
         .iter()
         .map(|p| {
             if p.mining {
@@ -387,7 +751,7 @@ pub fn calibrate(oof: &[OofPrediction]) -> Calibration {
 }
 
 /// Trains the model: grouped cross-validation (for the metrics, the calibration and the
-/// thresholds), then the final forest on every labelled row.
+/// thresholds), then the final forest on every judged flow.
 pub fn train(
     flows: &[TrainFlow],
     schema: &str,
@@ -396,16 +760,17 @@ pub fn train(
     inputs: Vec<String>,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<ModelFile> {
-    let idx = usable(flows, schema);
-    let summary = summarise(flows, schema, &idx, inputs);
+    let idx = judged(flows, schema, &opts.gate);
+    let summary = summarise(flows, schema, opts, &idx, inputs);
     if summary.mining_flows == 0 || summary.benign_flows == 0 {
         bail!(
-            "training needs mining and benign flows; labelled: {} mining, {} benign (of {} flows, {} unlabelled, {} the model does not apply to)",
+            "training needs mining and benign flows the model can judge; labelled: {} mining, {} benign (of {} flows, {} unlabelled, {} the model does not apply to, {} with too little data)",
             summary.mining_flows,
             summary.benign_flows,
             summary.flows,
             summary.unlabelled_flows,
-            summary.ineligible_flows
+            summary.ineligible_flows,
+            summary.insufficient_flows
         );
     }
     let (cv, thresholds, calibration) = if opts.folds >= 2 {
@@ -422,7 +787,7 @@ pub fn train(
             Calibration::default(),
         )
     };
-    let (rows, y, w) = matrix(flows, &idx, opts.weighting);
+    let (rows, y, w) = matrix(flows, &idx, schema, opts.weighting);
     let (forest, imp) = FlatForest::fit(&rows, &y, &w, &opts.params)?;
     let mut importances: Vec<Importance> = features
         .iter()
@@ -451,6 +816,7 @@ pub fn train(
 fn summarise(
     flows: &[TrainFlow],
     schema: &str,
+    opts: &TrainOptions,
     idx: &[usize],
     inputs: Vec<String>,
 ) -> TrainingSummary {
@@ -462,15 +828,23 @@ fn summarise(
     for f in flows {
         if f.label.is_none() {
             s.unlabelled_flows += 1;
-        } else if !eligible(&f.meta.transport, schema, &f.rows) {
-            s.ineligible_flows += 1;
+            continue;
+        }
+        match opts.gate.eligibility(&f.meta.transport, schema, &f.rows) {
+            Eligibility::NotApplicable => s.ineligible_flows += 1,
+            Eligibility::Insufficient(_) => s.insufficient_flows += 1,
+            Eligibility::Speaks(_) => {}
         }
     }
     let mut groups = BTreeSet::new();
     let mut mining_groups = BTreeSet::new();
+    let mut sources = BTreeSet::new();
+    let mut sessions = BTreeSet::new();
     for &i in idx {
         let f = &flows[i];
         groups.insert(f.meta.group());
+        sources.insert(f.meta.source.clone());
+        sessions.insert(f.meta.session());
         *s.label_sources
             .entry(format!(
                 "{}:{}",
@@ -482,29 +856,34 @@ fn summarise(
                 f.label_source
             ))
             .or_default() += 1;
+        let rows = scored_rows(schema, &f.rows).len();
         if f.label == Some(true) {
             s.mining_flows += 1;
-            s.mining_rows += f.rows.len();
+            s.mining_rows += rows;
             mining_groups.insert(f.meta.group());
         } else {
             s.benign_flows += 1;
-            s.benign_rows += f.rows.len();
+            s.benign_rows += rows;
         }
     }
     s.groups = groups.len();
     s.mining_groups = mining_groups.len();
+    s.sources = sources.into_iter().collect();
+    s.sessions = sessions.len();
     s
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::features::shape::{SHAPE_FEATURES, SHAPE_SCHEMA};
+    use crate::features::shape::{SHAPE_CONTEXT, SHAPE_FEATURES, SHAPE_SCHEMA};
     use crate::model::data::FlowMeta;
 
+    /// A flow of one window row: feature 0 is `v`, the others 1; 300 s, 10 messages each way.
     fn flow(group: &str, mining: bool, v: f32) -> TrainFlow {
         let mut r = vec![1.0f32; SHAPE_FEATURES.len()];
         r[0] = v;
+        r.extend([300.0, 120.0, 10.0, 10.0]);
         TrainFlow {
             meta: FlowMeta {
                 transport: "tcp".into(),
@@ -552,10 +931,13 @@ mod tests {
         .map(|(i, &(raw, mining))| OofPrediction {
             flow: i,
             group: String::new(),
+            source: String::new(),
             fold: 0,
+            judged: true,
             raw,
             first_window: raw,
             mining,
+            seconds: 300.0,
         })
         .collect();
         let c = calibrate(&oof);
@@ -579,6 +961,9 @@ mod tests {
         let opts = TrainOptions {
             params: ForestParams {
                 trees: 10,
+                min_samples_leaf: 1,
+                // Every feature at every split: only one of them separates.
+                mtry: SHAPE_FEATURES.len(),
                 ..Default::default()
             },
             folds: 3,
@@ -597,5 +982,112 @@ mod tests {
         assert_eq!(cv.roc_auc, 1.0);
         assert_eq!(cv.groups, 24);
         assert_eq!(m.importances[0].feature, SHAPE_FEATURES[0]);
+    }
+
+    fn with_source(mut f: TrainFlow, source: &str, capture: &str) -> TrainFlow {
+        f.meta.source = source.into();
+        f.meta.capture = capture.into();
+        f
+    }
+
+    #[test]
+    fn the_gate_keeps_short_exchanges_out_and_counts_them() {
+        let mut flows = Vec::new();
+        for g in 0..6 {
+            flows.push(flow(&format!("pool{g}"), true, 10.0));
+            flows.push(flow(&format!("web{g}"), false, 1.0));
+        }
+        // A DNS-over-TCP-like exchange: one message each way, a tenth of a second.
+        let mut short = flow("dns", false, 10.0);
+        let n = SHAPE_FEATURES.len();
+        short.rows[0][n..].copy_from_slice(&[0.1, 0.1, 1.0, 1.0]);
+        flows.push(short);
+        let opts = TrainOptions {
+            params: ForestParams {
+                trees: 5,
+                min_samples_leaf: 1,
+                ..Default::default()
+            },
+            folds: 3,
+            ..Default::default()
+        };
+        let oof = cross_validate(&flows, SHAPE_SCHEMA, &opts, &mut |_, _| {}).unwrap();
+        assert_eq!(oof.len(), 13);
+        let p = oof.iter().find(|p| p.group == "dns").unwrap();
+        assert!(!p.judged);
+        assert_eq!(p.flag_score(), -1.0);
+        let (rep, _) = report(&flows, &oof, &opts);
+        assert_eq!((rep.benign_flows, rep.benign_insufficient), (6, 1));
+        // It counts in the false-positive denominator: 7 benign flows.
+        let c = rep.at_suspect.confusion;
+        assert_eq!(c.fp + c.tn, 7);
+        assert_eq!(judged(&flows, SHAPE_SCHEMA, &opts.gate).len(), 12);
+    }
+
+    #[test]
+    fn leave_one_source_out_never_trains_on_the_held_out_source() {
+        let mut flows = Vec::new();
+        for g in 0..8 {
+            let src = if g % 2 == 0 { "a" } else { "b" };
+            flows.push(with_source(flow(&format!("pool{g}"), true, 10.0), src, src));
+            flows.push(with_source(flow(&format!("web{g}"), false, 1.0), src, src));
+        }
+        // Source c: miners that look like the other sources' benign flows. Only a forest that
+        // saw c could call them mining.
+        for g in 0..4 {
+            flows.push(with_source(flow(&format!("odd{g}"), true, 1.0), "c", "c"));
+            flows.push(with_source(flow(&format!("cweb{g}"), false, 5.0), "c", "c"));
+        }
+        let opts = TrainOptions {
+            params: ForestParams {
+                trees: 10,
+                min_samples_leaf: 1,
+                ..Default::default()
+            },
+            folds: 3,
+            ..Default::default()
+        };
+        let (rep, preds) =
+            leave_one_source_out(&flows, SHAPE_SCHEMA, &opts, &mut |_, _| {}).unwrap();
+        assert_eq!(preds.len(), flows.len());
+        let names: Vec<&str> = rep.sources.iter().map(|s| s.source.as_str()).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        let c = &rep.sources[2];
+        assert!(c.evaluated);
+        assert_eq!((c.mining.flows, c.mining.suspect), (4, 0), "{c:?}");
+        for s in &rep.sources[..2] {
+            assert_eq!(s.mining.suspect, 4, "{s:?}");
+        }
+        assert_eq!(rep.mining.flows, 12);
+        assert_eq!(rep.long_mining.flows, 12);
+    }
+
+    #[test]
+    fn sessions_weigh_the_same_however_many_flows() {
+        let mut flows = Vec::new();
+        // One scanner session of 100 connections to one pool, one miner of one flow.
+        for _ in 0..100 {
+            flows.push(with_source(flow("scanned", true, 1.0), "s", "scan.pcap"));
+        }
+        flows.push(with_source(flow("pool", true, 2.0), "m", "miner.pcap"));
+        flows.push(with_source(flow("web", false, 3.0), "w", "web.pcap"));
+        let idx: Vec<usize> = (0..flows.len()).collect();
+        let (_, y, w) = matrix(&flows, &idx, SHAPE_SCHEMA, Weighting::Sessions);
+        let scan: f64 = w[..100].iter().sum();
+        assert!((scan - w[100]).abs() < 1e-9, "{scan} vs {}", w[100]);
+        // The classes weigh the same in total.
+        let (pos, neg): (f64, f64) =
+            y.iter().zip(&w).fold(
+                (0.0, 0.0),
+                |(p, n), (&t, &w)| {
+                    if t > 0.5 {
+                        (p + w, n)
+                    } else {
+                        (p, n + w)
+                    }
+                },
+            );
+        assert!((pos - neg).abs() < 1e-9);
+        assert_eq!(SHAPE_CONTEXT.len(), 4);
     }
 }

@@ -32,7 +32,13 @@ pub const CORE_COLUMNS: &[&str] = &[
 ];
 
 /// The verdict columns `poolscope score` adds after [`CORE_COLUMNS`].
-pub const SCORE_COLUMNS: &[&str] = &["verdict", "score", "reasons"];
+pub const SCORE_COLUMNS: &[&str] = &[
+    "verdict",
+    "score",
+    "reasons",
+    "model_score",
+    "model_verdict",
+];
 
 /// A flow's verdict as written: kept as plain values so the output layer needs nothing from
 /// the scorer.
@@ -44,6 +50,10 @@ pub struct VerdictColumns {
     pub score: f64,
     /// What matched, strongest first.
     pub reasons: Vec<String>,
+    /// The model's own calibrated probability, when it may judge the flow (null otherwise).
+    pub model_score: Option<f64>,
+    /// The model's own verdict by its thresholds, when it may judge the flow.
+    pub model_verdict: Option<&'static str>,
 }
 
 /// The columns the dissectors fill (TLS, DNS, mining protocol), after [`CORE_COLUMNS`] and
@@ -131,9 +141,13 @@ pub struct FlowRecord {
     /// captures) or per stitched conversation (flow exports), in the order of the schema
     /// named by `model_schema`. Not written by `extract`; empty when nothing was computed.
     pub model_rows: Vec<Vec<f32>>,
-    /// Name of the feature schema of `model_rows` (`shape-v1` for captures, `netflow-v1` for
+    /// Name of the feature schema of `model_rows` (`shape-v2` for captures, `netflow-v2` for
     /// flow exports); a model refuses rows of another schema.
     pub model_schema: &'static str,
+    /// For training the flow-only model from captures: the conversations exporters would
+    /// report for this flow, by active timeout (`active_timeout=300`…), each a `netflow-v2`
+    /// row. Empty unless extraction was asked for them ([`crate::extract::ExtractConfig`]).
+    pub export_variants: Vec<(String, Vec<f32>)>,
 }
 
 /// A feature value as written: integers for counts, null for missing values.
@@ -177,6 +191,7 @@ impl Serialize for FlowRecord {
             features,
             model_rows: _,
             model_schema: _,
+            export_variants: _,
         } = self;
         let mut m = s.serialize_map(Some(
             CORE_COLUMNS.len() + DISSECTOR_COLUMNS.len() + FEATURES.len(),
@@ -205,11 +220,15 @@ impl Serialize for FlowRecord {
             verdict,
             score,
             reasons,
+            model_score,
+            model_verdict,
         }) = verdict
         {
             m.serialize_entry("verdict", verdict)?;
             m.serialize_entry("score", score)?;
             m.serialize_entry("reasons", reasons)?;
+            m.serialize_entry("model_score", model_score)?;
+            m.serialize_entry("model_verdict", model_verdict)?;
         }
         let TlsInfo {
             tls_version,

@@ -200,7 +200,7 @@ pub fn schema(lists: Lists, scored: bool) -> Schema {
     if scored {
         for &name in SCORE_COLUMNS {
             let dt = match name {
-                "score" => DataType::Float64,
+                "score" | "model_score" => DataType::Float64,
                 "reasons" => list_type(lists),
                 _ => DataType::String,
             };
@@ -298,6 +298,18 @@ pub fn to_dataframe(recs: &[FlowRecord], lists: Lists, scored: bool) -> PolarsRe
             recs.iter()
                 .map(|r| r.verdict.as_ref().map_or(&[][..], |v| &v.reasons[..]))
                 .collect(),
+        ));
+        cols.push(Column::new(
+            "model_score".into(),
+            recs.iter()
+                .map(|r| r.verdict.as_ref().and_then(|v| v.model_score))
+                .collect::<Vec<Option<f64>>>(),
+        ));
+        cols.push(Column::new(
+            "model_verdict".into(),
+            recs.iter()
+                .map(|r| r.verdict.as_ref().and_then(|v| v.model_verdict))
+                .collect::<Vec<Option<&str>>>(),
         ));
     }
     fn opt(name: &str, recs: &[FlowRecord], f: impl Fn(&FlowRecord) -> Option<&str>) -> Column {

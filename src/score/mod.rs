@@ -6,7 +6,9 @@
 //! certificate, a pool certificate, a pool address) is `mining`; the allowlist cancels feed
 //! matches, never an observed protocol. Weak hints (a pool port alone, a miner's TLS
 //! fingerprint, which default TLS stacks share) make a flow `suspect` at most. A classifier of
-//! flow shape plugs in through [`FlowModel`] and speaks for the flows nothing else settled.
+//! flow shape plugs in through [`FlowModel`]: it raises the verdict of the flows nothing else
+//! settled, and what it alone says is kept for every flow it may judge (`model_score`,
+//! `model_verdict`), so it can be audited on flows a protocol or a feed decided.
 //! [`HostRollup`] answers the next question: which internal hosts mine, and where to.
 
 mod rollup;
@@ -61,6 +63,10 @@ pub struct Scored {
     pub score: f64,
     /// Short strings that say exactly what matched, strongest first.
     pub reasons: Vec<String>,
+    /// What the model alone says, when it may judge the flow: its calibrated probability and
+    /// its verdict by its own thresholds. None when the model does not apply (not TCP, no data
+    /// both ways, no model) or the flow offers too little to judge.
+    pub model: Option<(f64, Verdict)>,
 }
 
 /// What a flow-shape model says about one flow.
@@ -74,11 +80,23 @@ pub struct ModelOutput {
     pub top_features: Vec<String>,
 }
 
-/// A classifier of flow shape, for flows that neither a protocol nor a feed settled.
+/// What a flow-shape model says about one flow.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelSays {
+    /// The model does not read this kind of flow (another feature schema, not TCP, no data
+    /// both ways).
+    NotApplicable,
+    /// The flow has data both ways but too little for its shape to tell (a DNS query over
+    /// TCP, an agent poll, a scan): the reason says how much it had and how much is needed.
+    Insufficient(String),
+    /// The model judged it.
+    Speaks(ModelOutput),
+}
+
+/// A classifier of flow shape.
 pub trait FlowModel: Send + Sync {
-    /// Scores one flow record; None when the model does not apply to it (another feature
-    /// schema, or a flow without the messages the model reads).
-    fn predict(&self, rec: &FlowRecord) -> Option<ModelOutput>;
+    /// Scores one flow record.
+    fn predict(&self, rec: &FlowRecord) -> ModelSays;
 }
 
 /// Score given to a strong feed match.
@@ -134,23 +152,33 @@ impl Scorer {
                 }
             }
         }
-        if verdict != Verdict::Mining {
-            if let Some(out) = self.model.as_ref().and_then(|m| m.predict(rec)) {
-                if out.verdict > verdict {
-                    verdict = out.verdict;
-                }
-                score = score.max(out.probability);
+        let mut model = None;
+        match self.model.as_ref().map(|m| m.predict(rec)) {
+            None | Some(ModelSays::NotApplicable) => {}
+            Some(ModelSays::Insufficient(why)) => {
+                reasons.push(format!("model:insufficient ({why})"))
+            }
+            Some(ModelSays::Speaks(out)) => {
+                model = Some((out.probability, out.verdict));
                 let mut r = format!("model:{:.2}", out.probability);
                 if !out.top_features.is_empty() {
                     r.push_str(&format!(" ({})", out.top_features.join(", ")));
                 }
                 reasons.push(r);
+                // The model raises what the protocols and feeds left open; it never lowers.
+                if verdict != Verdict::Mining {
+                    if out.verdict > verdict {
+                        verdict = out.verdict;
+                    }
+                    score = score.max(out.probability);
+                }
             }
         }
         Scored {
             verdict,
             score,
             reasons,
+            model,
         }
     }
 }

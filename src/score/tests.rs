@@ -35,6 +35,7 @@ fn record(dst: &str, port: u16) -> FlowRecord {
         features: vec![f64::NAN; FEATURES.len()],
         model_rows: Vec::new(),
         model_schema: "",
+        export_variants: Vec::new(),
     }
 }
 
@@ -144,12 +145,22 @@ fn nothing_known_is_benign_and_without_feeds_a_domain_is_nothing() {
 struct Fixed(f64, Verdict);
 
 impl FlowModel for Fixed {
-    fn predict(&self, _rec: &FlowRecord) -> Option<ModelOutput> {
-        Some(ModelOutput {
+    fn predict(&self, _rec: &FlowRecord) -> ModelSays {
+        ModelSays::Speaks(ModelOutput {
             probability: self.0,
             verdict: self.1,
             top_features: vec!["push_iat_cv=0.01".into()],
         })
+    }
+}
+
+struct TooLittle;
+
+impl FlowModel for TooLittle {
+    fn predict(&self, _rec: &FlowRecord) -> ModelSays {
+        ModelSays::Insufficient(
+            "1 client and 1 server messages in 0.1 s; needs 4 each way over 30 s".into(),
+        )
     }
 }
 
@@ -159,8 +170,22 @@ fn the_model_speaks_for_flows_nothing_else_settled() {
         .score(&record("192.0.2.1", 443));
     assert_eq!((s.verdict, s.score), (Verdict::Mining, 0.97));
     assert_eq!(s.reasons, vec!["model:0.97 (push_iat_cv=0.01)".to_string()]);
-    // A model cannot clear what a feed established.
+    assert_eq!(s.model, Some((0.97, Verdict::Mining)));
+    // A model cannot clear what a feed established, but what it says is kept for audit.
     let s = Scorer::new(Some(feed()), Some(Box::new(Fixed(0.01, Verdict::Benign))))
         .score(&record("203.0.113.5", 3333));
     assert_eq!(s.verdict, Verdict::Mining);
+    assert_eq!(s.score, FEED_SCORE);
+    assert_eq!(s.model, Some((0.01, Verdict::Benign)));
+    assert!(s.reasons.last().unwrap().starts_with("model:0.01"));
+}
+
+#[test]
+fn a_flow_with_too_little_data_gets_no_model_verdict() {
+    let s = Scorer::new(None, Some(Box::new(TooLittle))).score(&record("192.0.2.1", 443));
+    assert_eq!((s.verdict, s.score, s.model), (Verdict::Benign, 0.0, None));
+    assert_eq!(
+        s.reasons,
+        vec!["model:insufficient (1 client and 1 server messages in 0.1 s; needs 4 each way over 30 s)".to_string()]
+    );
 }
