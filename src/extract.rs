@@ -16,6 +16,7 @@ use crate::flow::table::TableStats;
 use crate::flow::{
     Direction, EndReason, Endpoint, FlowConfig, FlowEntry, FlowKey, FlowTable, Protocol,
 };
+use crate::netflow::cuts::ExporterCuts;
 use crate::output::FlowRecord;
 use std::io::Read;
 use std::sync::Arc;
@@ -27,6 +28,9 @@ pub struct ExtractConfig {
     pub flow: FlowConfig,
     /// Per-direction reassembly limits.
     pub reassembly: ReassemblyConfig,
+    /// Also work out what exporters would report for each flow under several active
+    /// timeouts ([`FlowRecord::export_variants`]), for training the flow-only model.
+    pub exporter_cuts: bool,
 }
 
 /// Ports whose payloads are read as DNS (DNS and multicast DNS).
@@ -70,10 +74,11 @@ pub struct FlowState {
     dns: Option<Box<DnsTcpStream>>,
     stratum: StratumState,
     capture: Arc<str>,
+    cuts: Option<Box<ExporterCuts>>,
 }
 
 impl FlowState {
-    fn new(key: &FlowKey, ts: f64, cfg: &ReassemblyConfig, capture: Arc<str>) -> Self {
+    fn new(key: &FlowKey, ts: f64, cfg: &ReassemblyConfig, capture: Arc<str>, cuts: bool) -> Self {
         let (tcp, tls, dns, stratum) = match key.protocol {
             Protocol::Tcp => (
                 Some(Box::new([
@@ -95,6 +100,7 @@ impl FlowState {
             dns,
             stratum,
             capture,
+            cuts: cuts.then(Box::default),
         }
     }
 
@@ -353,12 +359,13 @@ impl Extractor {
             },
         };
         let rcfg = &self.cfg.reassembly;
+        let cuts = self.cfg.exporter_cuts;
         let ended = &mut self.ended;
         let (entry, dir) = self.table.packet(
             key,
             ts,
             flags,
-            |k| FlowState::new(k, ts, rcfg, capture.clone()),
+            |k| FlowState::new(k, ts, rcfg, capture.clone(), cuts),
             &mut |e, r| ended.push((e, r)),
         );
         let mut retransmission = false;
@@ -370,6 +377,7 @@ impl Extractor {
             stratum,
             stats,
             shape,
+            cuts,
             ..
         } = &mut entry.state;
         let resolutions = &mut self.resolutions;
@@ -413,6 +421,9 @@ impl Extractor {
         }
         for r in self.resolutions.drain(..) {
             self.names.insert(ts, &r);
+        }
+        if let Some(c) = cuts {
+            c.packet(ts, dir, pkt.ip_len, flags.unwrap_or(0));
         }
         stats.update(&PacketObs {
             ts,
@@ -510,6 +521,16 @@ impl Extractor {
             Protocol::Udp => self.summary.udp_flows += 1,
         }
         let model_rows = std::mem::replace(&mut entry.state.shape, ShapeStats::new(0.0)).finish();
+        let export_variants = entry.state.cuts.take().map_or_else(Vec::new, |c| {
+            c.finish(
+                match entry.key.protocol {
+                    Protocol::Tcp => 6,
+                    Protocol::Udp => 17,
+                },
+                (entry.key.src.ip, entry.key.src.port),
+                (entry.key.dst.ip, entry.key.dst.port),
+            )
+        });
         let s = &entry.state.stats;
         self.summary.retransmissions += s.dir[0].retransmissions + s.dir[1].retransmissions;
         let [c, sv] = &s.dir;
@@ -541,6 +562,7 @@ impl Extractor {
             features: s.features(),
             model_rows,
             model_schema: SHAPE_SCHEMA,
+            export_variants,
         }
     }
 }

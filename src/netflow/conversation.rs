@@ -5,8 +5,11 @@
 //! connection, and the rhythm of its pieces is part of its shape. [`Stitcher`] keeps a table of
 //! open conversations keyed by the unordered 5-tuple: a record joins an open conversation when
 //! it starts no later than `stitch_gap` after the conversation's last activity (the next piece
-//! of the same flow, or the other direction) or within `pair_window` of its start; otherwise the
-//! open one is finished and a new one begins. Conversations are flushed once the export clock
+//! of the same flow, or the other direction), or within `pair_window` of its start, or — for
+//! TCP — when it continues the connection: no SYN in it, no FIN or RST before it, and at most
+//! `continuation_gap` of silence (a miner may say nothing for a minute, so the piece after an
+//! active-timeout cut often starts well after the cut). Otherwise the open one is finished and
+//! a new one begins. Conversations are flushed once the export clock
 //! has moved past their end by more than the stitch gap plus a reordering allowance, and the
 //! oldest are flushed when the table reaches its cap, so memory stays bounded whatever the
 //! input size.
@@ -125,6 +128,10 @@ pub struct Conversation {
     /// Gaps between consecutive records of the same direction (start minus previous end,
     /// at least 0).
     pub gaps: RunningStats,
+    /// Packets per minute of each client → server record that lasted at least a second (both
+    /// directions of a bidirectional record together): how even the conversation's pace is
+    /// across the pieces an exporter cut it into.
+    pub record_rates: RunningStats,
     /// Records that carried both directions (RFC 5103 biflows).
     pub biflow_records: u32,
 }
@@ -190,6 +197,8 @@ struct Open {
     last: f64,
     durations: RunningStats,
     gaps: RunningStats,
+    /// Record rates per side, in canonical order (see [`Conversation::record_rates`]).
+    rates: [RunningStats; 2],
     biflow: u32,
     /// Order of creation, for a deterministic output order.
     seq: u64,
@@ -204,6 +213,9 @@ pub struct StitchConfig {
     /// A record joins when it starts at most this many seconds after the conversation's last
     /// activity (the exporter's inactive timeout is the natural value).
     pub stitch_gap: f64,
+    /// A TCP record that continues the connection (no SYN in it, no FIN or RST in the
+    /// conversation so far) joins after up to this many seconds of silence.
+    pub continuation_gap: f64,
     /// How far records may arrive out of start-time order, in seconds.
     pub reorder_slack: f64,
     /// Most conversations kept open; the oldest are flushed beyond it.
@@ -215,6 +227,7 @@ impl Default for StitchConfig {
         StitchConfig {
             pair_window: 60.0,
             stitch_gap: 30.0,
+            continuation_gap: 300.0,
             reorder_slack: 120.0,
             max_open: 500_000,
         }
@@ -277,8 +290,18 @@ impl Stitcher {
         let (key, forward) = PairKey::of(r);
         let (first, last) = (r.first, r.last.max(r.first));
         if let Some(o) = self.open.get(&key) {
+            const SYN: u8 = crate::decode::tcp_flags::SYN;
+            const ENDED: u8 = crate::decode::tcp_flags::FIN | crate::decode::tcp_flags::RST;
+            let flags_seen = o.sides[0].tcp_flags | o.sides[1].tcp_flags;
+            // Flags 0 on TCP means the exporter did not report them: no continuation then.
+            let continues = r.protocol == 6
+                && r.tcp_flags != 0
+                && r.tcp_flags & SYN == 0
+                && flags_seen & ENDED == 0
+                && first <= o.last + self.cfg.continuation_gap;
             let joins = first <= o.last + self.cfg.stitch_gap
-                || (first - o.first).abs() <= self.cfg.pair_window;
+                || (first - o.first).abs() <= self.cfg.pair_window
+                || continues;
             if !joins {
                 let o = self.open.remove(&key).expect("present");
                 self.finish(o, out);
@@ -292,6 +315,7 @@ impl Stitcher {
             last,
             durations: RunningStats::default(),
             gaps: RunningStats::default(),
+            rates: [RunningStats::default(); 2],
             biflow: 0,
             seq,
         });
@@ -311,12 +335,21 @@ impl Stitcher {
             }
         }
         o.durations.push(last - first);
+        if last - first >= 1.0 {
+            let packets = r.packets + r.reverse.map_or(0, |rc| rc.packets);
+            o.rates[fwd].push(packets as f64 * 60.0 / (last - first));
+        }
         o.first = o.first.min(first);
         o.last = o.last.max(last);
         if first > self.now {
             self.now = first;
         }
-        let horizon = self.cfg.stitch_gap.max(self.cfg.pair_window) + self.cfg.reorder_slack;
+        let horizon = self
+            .cfg
+            .stitch_gap
+            .max(self.cfg.pair_window)
+            .max(self.cfg.continuation_gap)
+            + self.cfg.reorder_slack;
         if self.now - self.last_sweep > horizon / 4.0 {
             self.last_sweep = self.now;
             self.sweep(self.now - horizon, out);
@@ -367,6 +400,7 @@ impl Stitcher {
             last,
             durations,
             gaps,
+            rates,
             biflow,
             seq: _,
         } = o;
@@ -394,10 +428,10 @@ impl Stitcher {
                 }
             },
         };
-        let (client, server, c2s, s2c) = if lo_is_client {
-            (key.lo, key.hi, sides[0], sides[1])
+        let (client, server, c2s, s2c, rates) = if lo_is_client {
+            (key.lo, key.hi, sides[0], sides[1], rates[0])
         } else {
-            (key.hi, key.lo, sides[1], sides[0])
+            (key.hi, key.lo, sides[1], sides[0], rates[1])
         };
         let c = Conversation {
             protocol: key.protocol,
@@ -409,6 +443,7 @@ impl Stitcher {
             s2c,
             record_durations: durations,
             gaps,
+            record_rates: rates,
             biflow_records: biflow,
         };
         self.stats.conversations += 1;
@@ -503,11 +538,10 @@ mod tests {
     }
 
     #[test]
-    fn a_long_silence_starts_a_new_conversation() {
-        let recs = [
-            rec(MINER, POOL, 0.0, 10.0, 5, 500),
-            rec(MINER, POOL, 10.0 + 31.0, 50.0, 5, 500),
-        ];
+    fn a_new_connection_after_a_silence_starts_a_new_conversation() {
+        let mut again = rec(MINER, POOL, 10.0 + 31.0, 50.0, 5, 500);
+        again.tcp_flags = 0x02 | 0x18;
+        let recs = [rec(MINER, POOL, 0.0, 10.0, 5, 500), again];
         let (convs, stats) = run(
             &recs,
             StitchConfig {
@@ -518,6 +552,34 @@ mod tests {
         assert_eq!(convs.len(), 2);
         assert_eq!(stats.stitched, 0);
         assert!(convs.iter().all(|c| !c.has_reverse()));
+    }
+
+    #[test]
+    fn a_quiet_continuation_joins_but_not_after_a_fin_or_without_flags() {
+        // softflowd's maxlife cut a session at 300 s; the miner's next packet came 200 s later.
+        let recs = [
+            rec(MINER, POOL, 0.0, 300.0, 50, 5000),
+            rec(MINER, POOL, 500.0, 800.0, 60, 6000),
+        ];
+        let (convs, stats) = run(&recs, StitchConfig::default());
+        assert_eq!(convs.len(), 1);
+        assert_eq!(stats.stitched, 1);
+        // Per-record pace: 10 and 12 packets a minute.
+        assert_eq!(convs[0].record_rates.n, 2);
+        assert!((convs[0].record_rates.mean() - 11.0).abs() < 1e-9);
+        // The connection was closed: what comes 200 s later is another one.
+        let mut closed = recs.clone();
+        closed[0].tcp_flags |= 0x01;
+        assert_eq!(run(&closed, StitchConfig::default()).0.len(), 2);
+        // No flags reported: only the stitch gap applies.
+        let mut unknown = recs.clone();
+        unknown.iter_mut().for_each(|r| r.tcp_flags = 0);
+        assert_eq!(run(&unknown, StitchConfig::default()).0.len(), 2);
+        // Beyond the continuation gap.
+        let mut late = recs.clone();
+        late[1].first = 300.0 + 301.0;
+        late[1].last = 900.0;
+        assert_eq!(run(&late, StitchConfig::default()).0.len(), 2);
     }
 
     #[test]

@@ -9,20 +9,24 @@ use crate::decode::tcp_flags;
 use crate::output::FlowRecord;
 
 /// Name of the schema in [`FlowRecord::model_schema`].
-pub const NETFLOW_SCHEMA: &str = "netflow-v1";
+pub const NETFLOW_SCHEMA: &str = "netflow-v2";
 
-/// Column names of the `netflow-v1` vector, in order.
+/// Column names of the `netflow-v2` model inputs, in order.
+///
+/// Exporters cut long connections by their active timeout (60 s to 30 min), and a cut that
+/// stitching cannot undo leaves a piece as a conversation of its own. So the features are
+/// rates and sizes, which a cut leaves alone, not totals: packets and bytes per minute each
+/// way, bytes per packet, shares, TCP flags, and how even the pace is across the pieces.
 pub const NETFLOW_FEATURES: &[&str] = &[
-    "duration",
-    "packets_c2s",
-    "packets_s2c",
-    "bytes_c2s",
-    "bytes_s2c",
+    "duration_log",
+    "packets_c2s_pm_log",
+    "packets_s2c_pm_log",
+    "bytes_c2s_pm_log",
+    "bytes_s2c_pm_log",
     "bytes_per_packet_c2s",
     "bytes_per_packet_s2c",
     "bytes_c2s_share",
-    "packets_per_minute",
-    "bytes_per_minute",
+    "packets_c2s_share",
     "syn_c2s",
     "fin_c2s",
     "rst_c2s",
@@ -31,12 +35,13 @@ pub const NETFLOW_FEATURES: &[&str] = &[
     "fin_s2c",
     "rst_s2c",
     "psh_s2c",
-    "stitched_records",
-    "record_duration_mean",
-    "record_duration_cv",
-    "gap_cv",
+    "record_rate_cv",
     "has_reverse",
 ];
+
+/// Columns a `netflow-v2` row carries after the features, for the gate: duration in seconds
+/// and packets each way.
+pub const NETFLOW_CONTEXT: &[&str] = &["duration", "packets_c2s", "packets_s2c"];
 
 fn ratio(a: f64, b: f64) -> f32 {
     if b > 0.0 {
@@ -54,25 +59,31 @@ fn flag(side: &Side, bit: u8) -> f32 {
     }
 }
 
-/// The `netflow-v1` vector of a conversation, in [`NETFLOW_FEATURES`] order; NaN where a
-/// value is undefined (a rate of an instantaneous flow, a CV of one record). TCP flag bits are
-/// 0 for UDP.
+/// The `netflow-v2` row of a conversation: [`NETFLOW_FEATURES`], then [`NETFLOW_CONTEXT`]; NaN
+/// where a value is undefined (a rate of an instantaneous flow, a CV of one record). TCP flag
+/// bits are 0 for UDP.
 pub fn netflow_features(c: &Conversation) -> Vec<f32> {
     let d = c.duration();
     let (pc, ps) = (c.c2s.packets as f64, c.s2c.packets as f64);
     let (bc, bs) = (c.c2s.bytes as f64, c.s2c.bytes as f64);
-    let minutes = d / 60.0;
+    let minutes = if d > 0.0 { d.max(1.0) / 60.0 } else { 0.0 };
+    let log_rate = |x: f64| {
+        if minutes > 0.0 {
+            (x / minutes).ln_1p() as f32
+        } else {
+            f32::NAN
+        }
+    };
     let v = vec![
-        d as f32,
-        pc as f32,
-        ps as f32,
-        bc as f32,
-        bs as f32,
+        d.ln_1p() as f32,
+        log_rate(pc),
+        log_rate(ps),
+        log_rate(bc),
+        log_rate(bs),
         ratio(bc, pc),
         ratio(bs, ps),
         ratio(bc, bc + bs),
-        ratio(pc + ps, minutes),
-        ratio(bc + bs, minutes),
+        ratio(pc, pc + ps),
         flag(&c.c2s, tcp_flags::SYN),
         flag(&c.c2s, tcp_flags::FIN),
         flag(&c.c2s, tcp_flags::RST),
@@ -81,13 +92,14 @@ pub fn netflow_features(c: &Conversation) -> Vec<f32> {
         flag(&c.s2c, tcp_flags::FIN),
         flag(&c.s2c, tcp_flags::RST),
         flag(&c.s2c, tcp_flags::PSH),
-        c.stitched_records() as f32,
-        c.record_durations.mean() as f32,
-        c.record_durations.cv() as f32,
-        c.gaps.cv() as f32,
+        c.record_rates.cv() as f32,
         if c.has_reverse() { 1.0 } else { 0.0 },
+        // Context.
+        d as f32,
+        pc as f32,
+        ps as f32,
     ];
-    debug_assert_eq!(v.len(), NETFLOW_FEATURES.len());
+    debug_assert_eq!(v.len(), NETFLOW_FEATURES.len() + NETFLOW_CONTEXT.len());
     v
 }
 
@@ -126,6 +138,10 @@ pub fn conversation_from_flow_record(r: &FlowRecord) -> Conversation {
             durations.push(r.duration);
         }
     }
+    let mut record_rates = RunningStats::default();
+    if r.duration >= 1.0 {
+        record_rates.push((r.packets_c2s + r.packets_s2c) as f64 * 60.0 / r.duration);
+    }
     Conversation {
         protocol: if r.transport == "tcp" { 6 } else { 17 },
         client: (r.src_ip, r.src_port),
@@ -136,6 +152,7 @@ pub fn conversation_from_flow_record(r: &FlowRecord) -> Conversation {
         s2c,
         record_durations: durations,
         gaps: RunningStats::default(),
+        record_rates,
         biflow_records: 0,
     }
 }
@@ -163,25 +180,36 @@ mod tests {
             s2c: Side::default(),
             record_durations: RunningStats::default(),
             gaps: RunningStats::default(),
+            record_rates: RunningStats::default(),
             biflow_records: 0,
         };
-        c.record_durations.push(60.0);
-        c.record_durations.push(60.0);
+        c.record_rates.push(4.0);
+        c.record_rates.push(6.0);
         let v = netflow_features(&c);
-        let get = |n: &str| v[NETFLOW_FEATURES.iter().position(|x| *x == n).unwrap()];
+        let cols: Vec<&str> = NETFLOW_FEATURES
+            .iter()
+            .chain(NETFLOW_CONTEXT)
+            .copied()
+            .collect();
+        assert_eq!(v.len(), cols.len());
+        let get = |n: &str| v[cols.iter().position(|x| *x == n).unwrap()];
         assert_eq!(get("duration"), 120.0);
+        assert_eq!(get("duration_log"), 121f32.ln());
         assert_eq!(get("bytes_per_packet_c2s"), 100.0);
         assert!(get("bytes_per_packet_s2c").is_nan());
         assert_eq!(get("bytes_c2s_share"), 1.0);
-        assert_eq!(get("packets_per_minute"), 5.0);
-        assert_eq!(get("bytes_per_minute"), 500.0);
+        assert_eq!(get("packets_c2s_share"), 1.0);
+        // 10 packets and 1000 bytes in two minutes.
+        assert_eq!(get("packets_c2s_pm_log"), 6f32.ln());
+        assert_eq!(get("bytes_c2s_pm_log"), 501f32.ln());
+        assert_eq!(get("packets_s2c_pm_log"), 0.0);
         assert_eq!(
             (get("syn_c2s"), get("fin_c2s"), get("psh_c2s")),
             (1.0, 0.0, 1.0)
         );
-        assert_eq!(get("stitched_records"), 2.0);
-        assert_eq!(get("record_duration_cv"), 0.0);
-        assert!(get("gap_cv").is_nan());
+        // Rates 4 and 6: mean 5, population std 1.
+        assert!((get("record_rate_cv") - 0.2).abs() < 1e-6);
         assert_eq!(get("has_reverse"), 0.0);
+        assert_eq!((get("packets_c2s"), get("packets_s2c")), (10.0, 0.0));
     }
 }

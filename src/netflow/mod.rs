@@ -4,13 +4,14 @@
 //! Everything becomes [`ExportRecord`]s (one direction of one flow as an exporter saw it);
 //! the [`conversation::Stitcher`] pairs the two directions and stitches the pieces that active
 //! timeouts cut, and each conversation becomes a [`FlowRecord`] shaped like those of packet
-//! captures, carrying the flow-only feature vector of [`features`] (`netflow-v1`) as its model
+//! captures, carrying the flow-only feature vector of [`features`] (`netflow-v2`) as its model
 //! row. Exports have no payload, so the TLS, DNS and Stratum columns stay empty and the
 //! packet-capture features are NaN; matching against the feeds works on addresses and ports as
 //! for captures. Nothing in a damaged or unsupported export stops a run: it is counted in
 //! [`NetflowSummary`] with a reason.
 
 pub mod conversation;
+pub mod cuts;
 pub mod export;
 pub mod features;
 pub mod table;
@@ -488,5 +489,6 @@ pub fn flow_record(c: &Conversation, flow_id: u64, capture: Arc<str>) -> FlowRec
         features: vec![f64::NAN; FEATURES.len()],
         model_rows: vec![netflow_features(c)],
         model_schema: NETFLOW_SCHEMA,
+        export_variants: Vec::new(),
     }
 }
