@@ -8,8 +8,8 @@ use poolscope::features::shape::SHAPE_FEATURES;
 use poolscope::model::data::read_window_table;
 use poolscope::model::forest::{clean, FlatForest, ForestParams};
 use poolscope::model::ModelFile;
-use smartcore::ensemble::random_forest_regressor::{
-    RandomForestRegressor, RandomForestRegressorParameters,
+use smartcore::ensemble::extra_trees_regressor::{
+    ExtraTreesRegressor, ExtraTreesRegressorParameters,
 };
 use smartcore::linalg::basic::matrix::DenseMatrix;
 use std::hint::black_box;
@@ -48,17 +48,17 @@ fn bench(c: &mut Criterion) {
             s
         })
     });
-    // smartcore's own predict on a forest of the same hyperparameters and data.
+    // smartcore's own predict on a forest of the same kind, hyperparameters and data.
     let p = model.options.params;
     let x: Vec<Vec<f64>> = rows
         .iter()
         .map(|r| r.iter().map(|&v| clean(v) as f64).collect())
         .collect();
     let xm = DenseMatrix::from_2d_vec(&x).unwrap();
-    let rf = RandomForestRegressor::fit(
+    let rf = ExtraTreesRegressor::fit(
         &xm,
         &y,
-        RandomForestRegressorParameters::default()
+        ExtraTreesRegressorParameters::default()
             .with_n_trees(p.trees)
             .with_max_depth(p.max_depth)
             .with_min_samples_leaf(p.min_samples_leaf)

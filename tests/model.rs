@@ -13,6 +13,30 @@ fn lab(corpus: &Path, name: &str) -> PathBuf {
     corpus.join("lab").join(name)
 }
 
+/// Scores captures with a model and no feeds; returns the NDJSON records of every TCP flow.
+fn score_records(model: &Path, captures: &[PathBuf]) -> Vec<serde_json::Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("s.ndjson");
+    let mut args: Vec<String> = vec![
+        "score".into(),
+        "-q".into(),
+        "--no-feeds".into(),
+        "--model".into(),
+        model.display().to_string(),
+        "-o".into(),
+        out.display().to_string(),
+    ];
+    args.extend(captures.iter().map(|p| p.display().to_string()));
+    let o = poolscope(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["transport"] == "tcp")
+        .collect()
+}
+
 /// Scores captures with a model and no feeds; returns (capture file name, verdict, reasons)
 /// of every TCP flow.
 fn score(model: &Path, captures: &[PathBuf]) -> Vec<(String, String, String)> {
@@ -67,6 +91,7 @@ fn trained_on_plaintext_it_flags_tls_mining() {
     ];
     let mut args: Vec<String> = vec!["train".into(), "-q".into(), "--data".into()];
     for p in [
+        c.join("cjsniffer/pcap"),
         c.join("nesfit-cryptomining/pcap"),
         c.join("ndpi/pcap/mining.pcapng"),
         lab(&c, "xmrig-rx-plain.pcap"),
@@ -75,10 +100,13 @@ fn trained_on_plaintext_it_flags_tls_mining() {
         args.push(p.display().to_string());
     }
     args.push("--benign".into());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for p in [
         c.join("ndpi/pcap"),
         c.join("foxio-ja4"),
         c.join("suricata-verify"),
+        c.join("zeek-traces/pcap"),
+        root.join("models/training/benign-lab"),
     ] {
         args.push(p.display().to_string());
     }
@@ -262,4 +290,140 @@ fn train_reads_extracted_window_tables_with_a_labels_file() {
         // xmrig-rx-tls.pcap lasts 375 s: three windows (the 15 s tail is dropped).
         assert!(t["mining_rows"].as_u64().unwrap() >= 3 + 4, "{ext}: {t}");
     }
+}
+
+/// Short request/response exchanges cannot be told from a pool connection by their shape, so
+/// the model must not judge them: a DNS query over TCP, a Zabbix server polling its agent, RPC
+/// portmap calls and NFS, an HTTP request sent to an SSH server, MySQL logins. With the feeds
+/// off, every such flow is benign, and the model either says `insufficient` or calls it benign.
+#[test]
+fn short_exchanges_are_benign_or_insufficient() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let captures: Vec<PathBuf> = [
+        "dns-edns-tcp-keepalive.pcap",
+        "dns__dns-tcp-www-google-com__dns.pcap",
+        "zabbix-agent-poll.pcap",
+        "nfs__nfs_write_bad_stable_how.pcap",
+        "http__get-to-ssh-server.pcap",
+        "mysql__auth.pcap",
+    ]
+    .iter()
+    .map(|n| common::data(&format!("pcap/{n}")))
+    .collect();
+    let recs = score_records(&root.join("models/default.model"), &captures);
+    let both_ways: Vec<&serde_json::Value> = recs
+        .iter()
+        .filter(|r| {
+            r["payload_bytes_c2s"].as_u64() > Some(0) && r["payload_bytes_s2c"].as_u64() > Some(0)
+        })
+        .collect();
+    // 3 DNS, 12 agent polls, 4 RPC/NFS, 1 HTTP, 10 MySQL connections with data both ways.
+    assert!(both_ways.len() >= 25, "{}", both_ways.len());
+    let mut insufficient = 0;
+    for r in &both_ways {
+        let what = format!("{} flow {}: {}", r["capture"], r["flow_id"], r["reasons"]);
+        assert_eq!(r["verdict"], "benign", "{what}");
+        match r["model_verdict"].as_str() {
+            None => {
+                assert!(r["model_score"].is_null(), "{what}");
+                assert!(
+                    r["reasons"].to_string().contains("model:insufficient"),
+                    "{what}"
+                );
+                insufficient += 1;
+            }
+            Some(v) => assert_eq!(v, "benign", "{what}"),
+        }
+    }
+    // Every one of these is a handful of messages: the gate keeps the model out of all of them.
+    assert_eq!(insufficient, both_ways.len());
+}
+
+/// Real XMRig sessions to a real pool (from the CJ-Sniffer data set), left out of training:
+/// a model trained on the shipped table without them flags them by shape alone. They are
+/// plaintext, so the Stratum dissector independently confirms what they are.
+#[test]
+fn cjsniffer_sessions_left_out_of_training_are_flagged_by_the_model() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let held_out = ["1618550187_hQST8.pcap", "1617741719_i6WEA.pcap"];
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("held-out.model");
+    let table = root.join("models/training/default.parquet");
+    let mut args = vec![
+        "train".to_string(),
+        "-q".into(),
+        "--data".into(),
+        table.display().to_string(),
+        "--exclude".into(),
+    ];
+    args.extend(held_out.iter().map(|s| s.to_string()));
+    args.extend(["-o".into(), model.display().to_string()]);
+    let o = poolscope(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let read = |p: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    // The sessions are in the shipped table, one flow each, and the new model lacks them.
+    let shipped = read(&root.join("models/default.model"));
+    let held = read(&model);
+    assert_eq!(
+        shipped["training"]["mining_flows"].as_u64().unwrap()
+            - held["training"]["mining_flows"].as_u64().unwrap(),
+        2
+    );
+    let captures: Vec<PathBuf> = held_out
+        .iter()
+        .map(|n| common::data(&format!("pcap/{n}")))
+        .collect();
+    let recs = score_records(&model, &captures);
+    let sessions: Vec<&serde_json::Value> = recs
+        .iter()
+        .filter(|r| r["reasons"].to_string().contains("stratum:xmr"))
+        .collect();
+    assert_eq!(sessions.len(), 2, "{recs:?}");
+    for r in sessions {
+        let what = format!("{}: {} {}", r["capture"], r["model_score"], r["reasons"]);
+        assert!(r["duration"].as_f64().unwrap() > 800.0, "{what}");
+        let v = r["model_verdict"].as_str().unwrap_or("null");
+        assert!(v == "suspect" || v == "mining", "{what}");
+    }
+}
+
+/// `eval --model` on data with too few pools to cross-validate (one mining session, benign
+/// flows too short for the model) still evaluates the model on it, and says why the
+/// cross-validation was skipped.
+#[test]
+fn eval_of_a_model_on_too_few_pools_evaluates_the_model_alone() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let o = poolscope(&[
+        "eval",
+        "-q",
+        "--model",
+        root.join("models/default.model").to_str().unwrap(),
+        "--data",
+        common::data("pcap/1618550187_hQST8.pcap").to_str().unwrap(),
+        "--benign",
+        common::data("pcap/zabbix-agent-poll.pcap")
+            .to_str()
+            .unwrap(),
+        "--label-from",
+        "stratum",
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("applied to the data"), "{out}");
+    assert!(out.contains("grouped cross-validation skipped"), "{out}");
+    // One mining session of 34 minutes, flagged; twelve agent polls, too short to judge.
+    assert!(
+        out.contains("1 flows judged, 12 with too little data"),
+        "{out}"
+    );
+    assert!(
+        out.contains("long sessions (>= 300 s) flagged suspect: 1/1"),
+        "{out}"
+    );
 }

@@ -7,6 +7,7 @@ mod common;
 
 use common::{corpus, data};
 use poolscope::netflow::export::unknown_exporter;
+use poolscope::netflow::features::NETFLOW_CONTEXT;
 use poolscope::netflow::{
     read_flow_export, table, ExportRecord, InputFormat, NetflowDecoder, NetflowOptions,
     NETFLOW_FEATURES, NETFLOW_SCHEMA,
@@ -575,7 +576,10 @@ fn compare_with_extract(csv_path: &Path, capture: &Path) {
     let summary = read_flow_export(csv_path, &NetflowOptions::default(), &mut |r| {
         assert_eq!(r.model_schema, NETFLOW_SCHEMA);
         assert_eq!(r.model_rows.len(), 1);
-        assert_eq!(r.model_rows[0].len(), NETFLOW_FEATURES.len());
+        assert_eq!(
+            r.model_rows[0].len(),
+            NETFLOW_FEATURES.len() + NETFLOW_CONTEXT.len()
+        );
         assert_eq!(r.end_reason, "export");
         ours.push(serde_json::to_value(&r).unwrap());
         Ok(())
@@ -850,8 +854,14 @@ fn parquet_and_mapped_csv_tables() {
         assert_eq!(r.first_seen, 1_704_067_200.0);
         assert_eq!(r.last_seen, 1_704_067_200.0 + 540.0);
         let row = &r.model_rows[0];
-        let get = |n: &str| row[NETFLOW_FEATURES.iter().position(|x| *x == n).unwrap()];
-        assert_eq!(get("stitched_records"), 2.0);
+        let cols: Vec<&str> = NETFLOW_FEATURES
+            .iter()
+            .chain(NETFLOW_CONTEXT)
+            .copied()
+            .collect();
+        let get = |n: &str| row[cols.iter().position(|x| *x == n).unwrap()];
+        assert_eq!(get("duration"), 540.0);
+        assert_eq!((get("packets_c2s"), get("packets_s2c")), (22.0, 17.0));
         assert_eq!(get("has_reverse"), 1.0);
         assert_eq!(get("syn_c2s"), 1.0);
         assert_eq!(s.stitched, 1);
@@ -1001,4 +1011,92 @@ fn softflowd_exports_of_the_lab_are_scored_by_the_flow_model() {
         );
     }
     eprintln!("{}", report.join("\n"));
+}
+
+/// nfdump's own exporter, nfpcapd, reading a capture with packet times: one nfcapd file per
+/// 5-minute slot in `dir`, then `nfdump -R dir -o csv` (times in UTC).
+fn nfpcapd_csv(capture: &Path, active: u32, inactive: u32, dir: &Path) -> Option<String> {
+    let (Some(nfpcapd), Some(nfdump)) = (tool("nfpcapd"), tool("nfdump")) else {
+        assert!(
+            corpus().is_none(),
+            "POOLSCOPE_CORPUS is set but nfpcapd/nfdump are missing"
+        );
+        eprintln!("nfpcapd/nfdump not installed: real-exporter test not run");
+        return None;
+    };
+    let store = dir.join("nfpcapd");
+    std::fs::create_dir_all(&store).unwrap();
+    let o = std::process::Command::new(nfpcapd)
+        .args([
+            "-r",
+            capture.to_str().unwrap(),
+            "-w",
+            store.to_str().unwrap(),
+        ])
+        .args(["-e", &format!("{active},{inactive}")])
+        .output()
+        .expect("run nfpcapd");
+    assert!(
+        o.status.success(),
+        "nfpcapd: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = std::process::Command::new(nfdump)
+        .env("TZ", "UTC")
+        .args(["-R", store.to_str().unwrap(), "-o", "csv"])
+        .output()
+        .expect("run nfdump");
+    assert!(
+        out.status.success(),
+        "nfdump: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8(out.stdout).unwrap())
+}
+
+/// A real exporter's cuts: nfpcapd exports two real XMRig sessions (15 and 34 minutes, from
+/// the CJ-Sniffer data set) with a 300 s active and 60 s inactive timeout, so each comes out
+/// as a dozen records per direction. The stitcher joins each back into one conversation, and
+/// a flow-only model trained on the shipped table without these sessions flags both.
+#[test]
+fn nfpcapd_cut_sessions_are_stitched_and_flagged_by_a_model_that_never_saw_them() {
+    let held_out = ["1618550187_hQST8.pcap", "1617741719_i6WEA.pcap"];
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("held-out-netflow.model");
+    let table = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/training/netflow.parquet");
+    let mut args = vec![
+        "train".to_string(),
+        "-q".into(),
+        "--features".into(),
+        "netflow".into(),
+        "--data".into(),
+        table.display().to_string(),
+        "--exclude".into(),
+    ];
+    args.extend(held_out.iter().map(|s| s.to_string()));
+    args.extend(["-o".into(), model.display().to_string()]);
+    let o = common::poolscope(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for name in held_out {
+        let capture = data(&format!("pcap/{name}"));
+        let sub = dir.path().join(name);
+        let Some(csv) = nfpcapd_csv(&capture, 300, 60, &sub) else {
+            return;
+        };
+        let records = csv.lines().filter(|l| l.contains(",TCP,")).count();
+        assert!(records >= 6, "{name}: nfpcapd wrote {records} TCP records");
+        let csv_path = sub.join("flows.csv");
+        std::fs::write(&csv_path, csv).unwrap();
+        let recs = score_export(
+            &csv_path,
+            &["--no-feeds", "--netflow-model", model.to_str().unwrap()],
+        );
+        let tcp: Vec<&Value> = recs.iter().filter(|r| r["transport"] == "tcp").collect();
+        assert_eq!(tcp.len(), 1, "{name}: {tcp:?}");
+        let r = tcp[0];
+        let what = format!("{name}: {} {}", r["model_score"], r["reasons"]);
+        assert!(r["duration"].as_f64().unwrap() > 800.0, "{what}");
+        let v = r["model_verdict"].as_str().unwrap_or("null");
+        assert!(v == "suspect" || v == "mining", "{what}");
+    }
 }

@@ -234,9 +234,31 @@ fn scored_csv_and_parquet_carry_the_verdict_columns() {
     let text = std::fs::read_to_string(dir.path().join("s.csv")).unwrap();
     let header = text.lines().next().unwrap();
     assert!(
-        header.contains(",capture,verdict,score,reasons,tls_version,"),
+        header.contains(",capture,verdict,score,reasons,model_score,model_verdict,tls_version,"),
         "{header}"
     );
+    // The model's own view is kept on the flows a protocol decided: mining.pcapng's four
+    // Stratum sessions (all long enough for the model) carry a model score and verdict.
+    use polars::prelude::SerReader as _;
+    let mut csv = polars::prelude::CsvReadOptions::default()
+        .with_has_header(true)
+        .try_into_reader_with_file_path(Some(dir.path().join("s.csv")))
+        .unwrap()
+        .finish()
+        .unwrap();
+    csv.rechunk_mut();
+    let verdicts: Vec<Option<String>> = csv
+        .column("model_verdict")
+        .unwrap()
+        .cast(&polars::prelude::DataType::String)
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|v| v.map(str::to_string))
+        .collect();
+    let judged = verdicts.iter().filter(|v| v.is_some()).count();
+    assert_eq!(judged, 4, "{verdicts:?}");
 }
 
 #[test]
