@@ -29,6 +29,7 @@ pub mod model;
 pub mod netflow;
 pub mod output;
 pub mod probe;
+pub mod resources;
 pub mod score;
 
 pub use error::Error;

@@ -325,3 +325,48 @@ fn summary_counts_what_was_skipped() {
     assert_eq!(code, 0);
     assert!(err.is_empty(), "{err}");
 }
+
+/// An installed binary (copied alone into a `bin/` directory, run from an unrelated directory
+/// with no POOLSCOPE_* variables) finds the feeds and models built into it: the four pool
+/// connections of mining.pcapng are `mining` with their feed and model reasons. Writing feeds
+/// needs a directory, and says so.
+#[test]
+fn an_installed_binary_works_from_any_directory() {
+    let prefix = tempfile::tempdir().unwrap();
+    let bin = prefix.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let exe = bin.join("poolscope");
+    std::fs::copy(env!("CARGO_BIN_EXE_poolscope"), &exe).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(&exe)
+            .args(args)
+            .current_dir(elsewhere.path())
+            .env_remove("POOLSCOPE_FEEDS")
+            .env_remove("POOLSCOPE_MODEL")
+            .output()
+            .unwrap()
+    };
+    let capture = data("pcap/mining.pcapng");
+    let o = run(&["score", "-q", capture.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let recs: Vec<serde_json::Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mining: Vec<&serde_json::Value> =
+        recs.iter().filter(|r| r["verdict"] == "mining").collect();
+    assert_eq!(mining.len(), 4);
+    assert!(mining
+        .iter()
+        .any(|r| r["reasons"].to_string().contains("feed:endpoint:")));
+    assert!(mining.iter().all(|r| !r["model_verdict"].is_null()));
+    let o = run(&["feed", "check", "xmr.nanopool.org"]);
+    assert_eq!(o.status.code(), Some(0));
+    let list = elsewhere.path().join("list.txt");
+    std::fs::write(&list, "pool.example\n").unwrap();
+    let o = run(&["feed", "import", "domains", list.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--feeds DIR"));
+}

@@ -2,7 +2,6 @@
 //! refresh the certificate feed by probing the pools, confirm a suspected pool, learn from
 //! scored captures. `refresh` and `probe` are the only commands that send traffic.
 
-use super::score::default_feeds_dir;
 use crate::intel::{import, merge_into_dir, ImportFormat, ImportOptions, Matcher, PoolFeed};
 use crate::probe::endpoints::{endpoint_of, parse_target, read_endpoints};
 use crate::probe::refresh::{self, RunCounts};
@@ -10,6 +9,7 @@ use crate::probe::{
     history, learn, probe_address, DialectChoice, HostLimiter, Mode, ProbeOptions, ProbeOutcome,
     RefreshOptions, ReportRow, Resolve, SystemResolver,
 };
+use crate::resources::Located;
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
@@ -20,7 +20,8 @@ use std::time::Duration;
 /// Arguments of `poolscope feed`.
 #[derive(Debug, Args)]
 pub struct FeedArgs {
-    /// Feed directory. Default: $POOLSCOPE_FEEDS, else ./feeds, else the shipped feeds.
+    /// Feed directory. Default: $POOLSCOPE_FEEDS, else ./feeds, else an install prefix's
+    /// (share/poolscope/feeds); reading commands then fall back to the built-in feeds.
     #[arg(long, global = true)]
     pub feeds: Option<PathBuf>,
     /// What to do.
@@ -198,7 +199,24 @@ fn file_date(path: &std::path::Path) -> String {
 }
 
 pub(super) fn run(args: FeedArgs) -> anyhow::Result<i32> {
-    let dir = args.feeds.clone().unwrap_or_else(default_feeds_dir);
+    let located = args
+        .feeds
+        .clone()
+        .map_or_else(crate::resources::default_feeds, Located::Path);
+    // Commands that write the feeds need a directory; the built-in copy only reads.
+    let dir = match (&located, &args.command) {
+        (Located::Path(p), _) => p.clone(),
+        (
+            Located::BuiltIn,
+            FeedCommand::Import { .. } | FeedCommand::Refresh(_) | FeedCommand::Learn { .. },
+        ) => {
+            eprintln!(
+                "poolscope: no feed directory to write: pass --feeds DIR or set POOLSCOPE_FEEDS (the feeds built into poolscope cannot be changed)"
+            );
+            return Ok(2);
+        }
+        (Located::BuiltIn, _) => std::path::PathBuf::new(),
+    };
     match args.command {
         FeedCommand::Import {
             format,
@@ -234,7 +252,7 @@ pub(super) fn run(args: FeedArgs) -> anyhow::Result<i32> {
                 }
             }
         }
-        FeedCommand::Stats => match PoolFeed::load(&dir) {
+        FeedCommand::Stats => match PoolFeed::load_located(&located) {
             Ok(feed) => {
                 print!("{}", Matcher::new(&feed).stats());
                 Ok(0)
@@ -256,7 +274,7 @@ pub(super) fn run(args: FeedArgs) -> anyhow::Result<i32> {
                 Ok(2)
             }
         },
-        FeedCommand::Check { value } => match PoolFeed::load(&dir) {
+        FeedCommand::Check { value } => match PoolFeed::load_located(&located) {
             Ok(feed) => {
                 let hits = Matcher::new(&feed).check(&value);
                 for h in &hits {

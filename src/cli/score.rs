@@ -4,6 +4,7 @@ use super::extract::{render_summary, run_pipeline, FlowArgs, OutputArgs};
 use crate::error::Error;
 use crate::intel::{Matcher, PoolFeed};
 use crate::output::{write_table, RecordWriter, VerdictColumns};
+use crate::resources::Located;
 use crate::score::{HostRollup, RunReport, Scorer, Verdict};
 use clap::Args;
 use std::collections::HashMap;
@@ -20,18 +21,19 @@ pub struct ScoreArgs {
     #[command(flatten)]
     pub out: OutputArgs,
     /// Feed directory (pool domains, endpoints, certificates, fingerprints, allowlist).
-    /// Default: $POOLSCOPE_FEEDS, else ./feeds, else the feeds shipped with poolscope.
+    /// Default: $POOLSCOPE_FEEDS, else ./feeds, else an install prefix's
+    /// (share/poolscope/feeds), else the feeds built into poolscope.
     #[arg(long, conflicts_with = "no_feeds")]
     pub feeds: Option<PathBuf>,
     /// Score without any feed (protocol evidence and the model only).
     #[arg(long)]
     pub no_feeds: bool,
-    /// Flow-shape model for the flows no protocol or feed settled. Default:
-    /// $POOLSCOPE_MODEL, else ./models/default.model, else the model shipped with poolscope.
+    /// Flow-shape model. Default: $POOLSCOPE_MODEL, else ./models/default.model, else an
+    /// install prefix's (share/poolscope/models), else the model built into poolscope.
     #[arg(long, conflicts_with = "no_model")]
     pub model: Option<PathBuf>,
     /// Flow-only model for flow-export inputs (NetFlow, IPFIX, flow tables). Default:
-    /// models/netflow.model beside the default model.
+    /// netflow.model beside the flow-shape model (the built-in one beside the built-in model).
     #[arg(long, conflicts_with = "no_model")]
     pub netflow_model: Option<PathBuf>,
     /// Score without the models (protocol evidence and feeds only).
@@ -49,30 +51,6 @@ pub struct ScoreArgs {
     /// servers; off by default.
     #[arg(long)]
     pub confirm: bool,
-}
-
-/// The model file to use when none is given.
-pub fn default_model_path() -> PathBuf {
-    if let Some(d) = std::env::var_os("POOLSCOPE_MODEL") {
-        return PathBuf::from(d);
-    }
-    let local = PathBuf::from("models/default.model");
-    if local.exists() {
-        return local;
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/default.model")
-}
-
-/// The feeds directory to use when none is given.
-pub fn default_feeds_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("POOLSCOPE_FEEDS") {
-        return PathBuf::from(d);
-    }
-    let local = PathBuf::from("feeds");
-    if local.join("pool-domains.tsv").exists() {
-        return local;
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("feeds")
 }
 
 pub(super) fn run(args: ScoreArgs) -> anyhow::Result<i32> {
@@ -97,8 +75,11 @@ pub(super) fn run(args: ScoreArgs) -> anyhow::Result<i32> {
     let matcher = if args.no_feeds {
         None
     } else {
-        let dir = args.feeds.clone().unwrap_or_else(default_feeds_dir);
-        match PoolFeed::load(&dir) {
+        let at = args
+            .feeds
+            .clone()
+            .map_or_else(crate::resources::default_feeds, Located::Path);
+        match PoolFeed::load_located(&at) {
             Ok(feed) => Some(Matcher::new(&feed)),
             Err(e) => {
                 eprintln!("poolscope: {e}");
@@ -110,27 +91,22 @@ pub(super) fn run(args: ScoreArgs) -> anyhow::Result<i32> {
         None
     } else {
         let mut set = crate::model::ModelSet::default();
-        let shape = args.model.clone().unwrap_or_else(default_model_path);
-        let netflow = args.netflow_model.clone().unwrap_or_else(|| {
-            shape
-                .parent()
-                .map(|d| d.join("netflow.model"))
-                .unwrap_or_else(|| PathBuf::from("models/netflow.model"))
-        });
-        // The shape model is needed; the NetFlow one only when given or present.
+        let shape = args
+            .model
+            .clone()
+            .map_or_else(crate::resources::default_model, Located::Path);
+        // The shape model is needed; the flow-only one when given, or found beside it.
+        let netflow = match &args.netflow_model {
+            Some(p) => Some(Located::Path(p.clone())),
+            None => crate::resources::netflow_model_beside(&shape),
+        };
         let wanted = [
-            (shape, true),
-            (
-                netflow.clone(),
-                args.netflow_model.is_some() || netflow.exists(),
-            ),
+            Some((shape, crate::features::shape::SHAPE_SCHEMA)),
+            netflow.map(|n| (n, crate::model::NETFLOW_SCHEMA)),
         ];
-        for (path, needed) in wanted {
-            if !needed {
-                continue;
-            }
-            match crate::model::Model::load(&path) {
-                Ok(m) => set.add(m),
+        for (at, schema) in wanted.into_iter().flatten() {
+            match crate::model::ModelFile::load_located(&at, schema) {
+                Ok(m) => set.add(crate::model::Model::new(m)),
                 Err(e) => {
                     eprintln!("poolscope: {e:#}");
                     return Ok(2);

@@ -1,7 +1,6 @@
 //! `poolscope train` and `poolscope eval`: labelled flows in, a model and its metrics out.
 
 use super::extract::{render_summary, run_pipeline, FlowArgs};
-use super::score::default_feeds_dir;
 use crate::extract::ExtractConfig;
 use crate::intel::{Matcher, PoolFeed};
 use crate::model::data::{
@@ -271,8 +270,11 @@ pub(super) fn load(args: &DataArgs) -> Result<(Vec<TrainFlow>, Vec<String>, i32)
         match rule.as_str() {
             "stratum" => labeller.from_stratum = true,
             "feeds" => {
-                let dir = args.feeds.clone().unwrap_or_else(default_feeds_dir);
-                let feed = PoolFeed::load(&dir).map_err(|e| anyhow!("{e}"))?;
+                let at = args.feeds.clone().map_or_else(
+                    crate::resources::default_feeds,
+                    crate::resources::Located::Path,
+                );
+                let feed = PoolFeed::load_located(&at).map_err(|e| anyhow!("{e}"))?;
                 labeller.feeds = Some(Matcher::new(&feed));
             }
             other => bail!("unknown --label-from {other:?} (stratum or feeds)"),

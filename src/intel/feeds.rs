@@ -480,6 +480,24 @@ impl PoolFeed {
         Ok(feed)
     }
 
+    /// The feeds built into poolscope (a copy of the shipped `feeds/` directory).
+    pub fn builtin() -> Result<PoolFeed, FeedError> {
+        let mut feed = PoolFeed::default();
+        for file in FeedFile::ALL {
+            let name = Path::new("built-in").join(file.file_name());
+            feed.parse_file(file, &name, crate::resources::builtin_feed(file))?;
+        }
+        Ok(feed)
+    }
+
+    /// Loads a feed directory, or the built-in feeds.
+    pub fn load_located(at: &crate::resources::Located) -> Result<PoolFeed, FeedError> {
+        match at {
+            crate::resources::Located::Path(p) => PoolFeed::load(p),
+            crate::resources::Located::BuiltIn => PoolFeed::builtin(),
+        }
+    }
+
     /// Parses the text of one feed file into this feed; `path` is used in error messages only.
     pub fn parse_file(&mut self, file: FeedFile, path: &Path, text: &str) -> Result<(), FeedError> {
         let mut seen: HashSet<DedupKey> = self.keys_of(file);

@@ -216,43 +216,57 @@ impl ModelFile {
     pub fn load(path: &Path) -> Result<ModelFile> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("{}: cannot read model", path.display()))?;
-        let m: ModelFile = serde_json::from_str(&text).map_err(|e| {
+        ModelFile::parse(&text, &path.display().to_string())
+    }
+
+    /// Reads a model from disk, or the built-in copy of the shipped model of that schema
+    /// (`shape-v2`: `default.model`; `netflow-v2`: `netflow.model`).
+    pub fn load_located(at: &crate::resources::Located, schema: &str) -> Result<ModelFile> {
+        use crate::resources::{Located, BUILTIN_MODEL, BUILTIN_NETFLOW_MODEL};
+        match at {
+            Located::Path(p) => ModelFile::load(p),
+            Located::BuiltIn if schema == NETFLOW_SCHEMA => {
+                ModelFile::parse(BUILTIN_NETFLOW_MODEL, "built-in netflow.model")
+            }
+            Located::BuiltIn => ModelFile::parse(BUILTIN_MODEL, "built-in default.model"),
+        }
+    }
+
+    /// Parses and checks the JSON text of a model; `origin` names it in messages.
+    pub fn parse(text: &str, origin: &str) -> Result<ModelFile> {
+        let m: ModelFile = serde_json::from_str(text).map_err(|e| {
             anyhow!(
-                "{}: not a poolscope model (line {}, column {}: {e})",
-                path.display(),
+                "{origin}: not a poolscope model (line {}, column {}: {e})",
                 e.line(),
                 e.column()
             )
         })?;
         if m.format != MODEL_FORMAT {
             bail!(
-                "{}: model format {:?}, this poolscope reads {MODEL_FORMAT:?}",
-                path.display(),
+                "{origin}: model format {:?}, this poolscope reads {MODEL_FORMAT:?}",
                 m.format
             );
         }
         let Some(expected) = extra_schema_features(&m.schema) else {
             bail!(
-                "{}: feature schema {:?} is unknown to this poolscope; retrain the model with `poolscope train`",
-                path.display(),
+                "{origin}: feature schema {:?} is unknown to this poolscope; retrain the model with `poolscope train`",
                 m.schema
             );
         };
         if m.features != expected {
             bail!(
-                "{}: the model was trained on {} features of schema {:?} that differ from the {} this poolscope computes; retrain it with `poolscope train`",
-                path.display(),
+                "{origin}: the model was trained on {} features of schema {:?} that differ from the {} this poolscope computes; retrain it with `poolscope train`",
                 m.features.len(),
                 m.schema,
                 expected.len()
             );
         }
         if m.forest.n_features != m.features.len() {
-            bail!("{}: forest and feature list disagree", path.display());
+            bail!("{origin}: forest and feature list disagree");
         }
         m.forest
             .check()
-            .map_err(|e| anyhow!("{}: damaged forest: {e}", path.display()))?;
+            .map_err(|e| anyhow!("{origin}: damaged forest: {e}"))?;
         Ok(m)
     }
 
