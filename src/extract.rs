@@ -3,6 +3,10 @@
 //! another; every flow still live at the end of an input is ended there, so each input's flows
 //! are complete and independent, and each input has its own DNS name table.
 
+mod inputs;
+
+pub use inputs::{run_inputs, InputKind, InputProblem, Inputs, NoProgress, Progress, RunOutcome};
+
 use crate::capture::{read_capture, CaptureEnd, RawPacket};
 use crate::decode::{tcp_flags, Decoder, Transport};
 use crate::dissect::dns::{DnsCounters, DnsResolution, DnsTcpStream, NameTable};
@@ -294,7 +298,7 @@ impl Extractor {
                 }
                 self.summary.frames += 1;
                 self.summary.captured_bytes += raw.data.len() as u64;
-                if raw.ts + 1_000_000_000 < last_ts {
+                if raw.ts.saturating_add(1_000_000_000) < last_ts {
                     self.summary.time_regressions += 1;
                 }
                 last_ts = last_ts.max(raw.ts);

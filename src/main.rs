@@ -8,21 +8,11 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = poolscope::cli::Cli::parse();
     match poolscope::cli::run(cli) {
-        Ok(code) => ExitCode::from(code as u8),
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
-            if is_broken_pipe(&e) {
-                return ExitCode::SUCCESS;
-            }
-            eprintln!("poolscope: {e:#}");
-            ExitCode::from(2)
+            eprintln!("poolscope: {e}");
+            ExitCode::from(e.exit_code())
         }
     }
-}
-
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            || c.to_string().contains("Broken pipe")
-    })
 }

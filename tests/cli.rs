@@ -370,3 +370,24 @@ fn an_installed_binary_works_from_any_directory() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--feeds DIR"));
 }
+
+/// A reader that goes away (`| head`) ends the run quietly with success, for every format.
+#[test]
+fn a_closed_output_pipe_is_success() {
+    for format in ["ndjson", "csv"] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_poolscope"))
+            .args(["score", "--format", format])
+            .arg(data("pcap/android.pcap"))
+            .arg(data("pcap/mining.pcapng"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the reading end before poolscope writes its first byte.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{format}: {:?} {err}", out.status);
+        assert!(!err.contains("cannot write output"), "{format}: {err}");
+    }
+}

@@ -75,11 +75,9 @@ fn score(model: &Path, captures: &[PathBuf]) -> Vec<(String, String, String)> {
 }
 
 #[test]
+#[ignore = "needs POOLSCOPE_CORPUS"]
 fn trained_on_plaintext_it_flags_tls_mining() {
-    let Some(c) = corpus() else {
-        eprintln!("POOLSCOPE_CORPUS not set: skipping the corpus training test");
-        return;
-    };
+    let c = corpus();
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("plain.model");
     let benign_lab = [

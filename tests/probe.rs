@@ -1325,6 +1325,9 @@ fn learn_adds_what_mining_flows_show() {
         &tls,
         "{\"flow_id\":7,\"capture\":\"lab.pcap\",\"verdict\":\"mining\",\"score\":0.95,\
          \"reasons\":[\"feed:domain:nanopool.org (coinblockerlists 2018-06-06)\"],\
+         \"evidence\":[{\"kind\":\"feed\",\"list\":\"domain\",\"field\":\"sni\",\
+         \"observed\":\"xmr-eu2.nanopool.org\",\"value\":\"nanopool.org\",\
+         \"source\":\"coinblockerlists\",\"strength\":\"mining\",\"effective\":true}],\
          \"dst_ip\":\"203.0.113.9\",\"dst_port\":443,\"sni\":\"xmr-eu2.nanopool.org\",\
          \"cert_sha1\":\"1111111111111111111111111111111111111111\",\
          \"cert_sha256\":\"2222222222222222222222222222222222222222222222222222222222222222\",\

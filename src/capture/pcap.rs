@@ -44,6 +44,33 @@ struct Interface {
     offset_s: i64,
 }
 
+/// A reader whose first read returns as many bytes as asked for (or all there are), however the
+/// source hands them out; later reads pass through.
+struct FillFirst<R> {
+    inner: R,
+    filled: bool,
+}
+
+impl<R: Read> Read for FillFirst<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.filled {
+            return self.inner.read(buf);
+        }
+        self.filled = true;
+        let mut n = 0;
+        while n < buf.len() {
+            match self.inner.read(&mut buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) if n > 0 => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(n)
+    }
+}
+
 /// Reads a whole capture, calling `visit` for every packet in file order.
 ///
 /// `label` names the input in errors. Returns how the capture ended; an `Err` means nothing
@@ -55,6 +82,12 @@ pub fn read_capture<R: Read + Send>(
     skipped_blocks: &mut u64,
     visit: &mut dyn FnMut(&RawPacket<'_>),
 ) -> Result<CaptureEnd> {
+    // The reader looks for the file header in what its first read returns; a pipe or a slow
+    // source may return less than a header, so that read is filled.
+    let input = FillFirst {
+        inner: input,
+        filled: false,
+    };
     let mut reader = match create_reader(BUFFER_SIZE, input) {
         Ok(r) => r,
         Err(e) => {
@@ -172,6 +205,15 @@ pub fn read_capture<R: Read + Send>(
                 if let Some(reason) = implausible_record(reader.data(), legacy) {
                     return Ok(CaptureEnd::Corrupt { offset, reason });
                 }
+                // Grow only for a record the file can still deliver: while the buffer is not
+                // full, read more first; if nothing more comes, the file ends inside the record.
+                let held = reader.data().len();
+                if held < buffer_size {
+                    if reader.refill().is_ok() && reader.data().len() > held {
+                        continue;
+                    }
+                    return Ok(CaptureEnd::Truncated { offset });
+                }
                 if buffer_size >= MAX_BUFFER_SIZE || !reader.grow(buffer_size * 2) {
                     return Ok(CaptureEnd::Corrupt {
                         offset,
@@ -246,5 +288,39 @@ fn describe(e: &PcapError<&[u8]>) -> String {
         PcapError::NomError(_, kind) => format!("unparsable record ({kind:?})"),
         PcapError::OwnedNomError(_, kind) => format!("unparsable record ({kind:?})"),
         other => format!("{other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A source that hands out one byte a read (a slow pipe) gives the packets a file gives.
+    #[test]
+    fn a_capture_read_a_byte_at_a_time_reads_alike() {
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = self.0.len().min(buf.len()).min(1);
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/pcap/zug.pcap");
+        let bytes = std::fs::read(path).unwrap();
+        let read = |input: Box<dyn Read + Send + '_>| {
+            let mut out = Vec::new();
+            let mut skipped = 0;
+            let end = read_capture("zug.pcap", input, &mut skipped, &mut |p| {
+                out.push((p.ts, p.data.to_vec()))
+            })
+            .unwrap();
+            (out, format!("{end:?}"))
+        };
+        let whole = read(Box::new(std::io::Cursor::new(&bytes[..])));
+        assert!(!whole.0.is_empty());
+        assert_eq!(whole, read(Box::new(Trickle(&bytes))));
     }
 }

@@ -1,15 +1,18 @@
 //! `poolscope extract`: captures in, flow records out.
 
-use crate::capture::CaptureEnd;
+use super::CliError;
 use crate::error::Error;
-use crate::extract::{ExtractConfig, Extractor, Summary};
+use crate::extract::{
+    run_inputs, ExtractConfig, InputKind, InputProblem, Inputs, Progress, RunOutcome, Summary,
+};
 use crate::flow::reassembly::ReassemblyConfig;
 use crate::flow::FlowConfig;
+use crate::netflow::NetflowSummary;
 use crate::output::{FlowRecord, Format, RecordWriter};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::fs::File;
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 /// Arguments of `poolscope extract`.
@@ -65,10 +68,7 @@ impl OutputArgs {
         }
         match File::create(&path) {
             Ok(f) => Ok((Box::new(f), path)),
-            Err(e) => Err(Error::Output {
-                path,
-                reason: format!("cannot create: {e}"),
-            }),
+            Err(e) => Err(Error::output(path, e)),
         }
     }
 }
@@ -100,8 +100,8 @@ pub struct FlowArgs {
     /// What the inputs are, instead of detecting it from their content: pcap (packet
     /// captures), netflow-pcap (captures of NetFlow/IPFIX export traffic), netflow-raw (export
     /// datagrams back to back), nfdump-csv (`nfdump -o csv`), csv or parquet (flow tables).
-    #[arg(long, value_parser = ["pcap", "netflow-pcap", "netflow-raw", "nfdump-csv", "csv", "parquet"])]
-    pub input_format: Option<String>,
+    #[arg(long, value_enum)]
+    pub input_format: Option<InputKind>,
     /// Column names of a CSV or Parquet flow table, as `src_ip=sa,dst_ip=da,...` or a file of
     /// `name=column` lines (names: src_ip, dst_ip, src_port, dst_port, protocol, first, last,
     /// packets, bytes, tcp_flags, packets_rev, bytes_rev).
@@ -110,52 +110,22 @@ pub struct FlowArgs {
 }
 
 impl FlowArgs {
-    /// FlowArgs with every default, for the given inputs (what `train` and `eval` use).
-    pub fn defaults(inputs: Vec<PathBuf>, quiet: bool) -> FlowArgs {
-        let flow = FlowConfig::default();
-        FlowArgs {
-            inputs,
-            tcp_idle_timeout: flow.tcp_idle_timeout,
-            udp_idle_timeout: flow.udp_idle_timeout,
-            active_timeout: flow.active_timeout,
-            max_flows: flow.max_flows,
-            stream_cap: ReassemblyConfig::default().max_delivered,
-            quiet,
-            input_format: None,
-            map: None,
-        }
-    }
-
-    /// How flow exports are read.
-    pub fn netflow_options(&self) -> Result<crate::netflow::NetflowOptions, Error> {
-        use crate::netflow::InputFormat;
-        let format = match self.input_format.as_deref() {
-            Some("netflow-pcap") => Some(InputFormat::ExportPcap),
-            Some("netflow-raw") => Some(InputFormat::RawExport),
-            Some("nfdump-csv") => Some(InputFormat::NfdumpCsv),
-            Some("csv") => Some(InputFormat::Csv),
-            Some("parquet") => Some(InputFormat::Parquet),
-            _ => None,
-        };
+    /// The inputs and how to read them (the column map is read here when it names a file).
+    pub fn inputs(&self) -> Result<Inputs, Error> {
         let map = match &self.map {
             Some(m) => crate::netflow::parse_map(m)?,
             None => Default::default(),
         };
-        Ok(crate::netflow::NetflowOptions {
-            format,
-            map,
-            ..Default::default()
+        Ok(Inputs {
+            paths: self.inputs.clone(),
+            kind: self.input_format,
+            netflow: crate::netflow::NetflowOptions {
+                map,
+                ..Default::default()
+            },
         })
     }
 
-    /// True when an input is a flow export rather than a packet capture.
-    fn is_export(&self, path: &std::path::Path) -> bool {
-        match self.input_format.as_deref() {
-            Some("pcap") => false,
-            Some(_) => true,
-            None => path.as_os_str() != "-" && crate::netflow::detect(path).is_ok(),
-        }
-    }
     /// Checks the arguments without touching any file and builds the configuration.
     pub fn config(&self) -> Result<ExtractConfig, Error> {
         for (name, v) in [
@@ -195,40 +165,11 @@ impl FlowArgs {
     }
 }
 
-/// A reader that advances a progress bar by the bytes it reads.
-struct Counting<R> {
-    inner: R,
-    bar: ProgressBar,
-}
-
-impl<R: Read> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.bar.inc(n as u64);
-        Ok(n)
-    }
-}
-
-pub(super) fn run(args: ExtractArgs) -> anyhow::Result<i32> {
-    let (cfg, format) = match args
-        .flows
-        .config()
-        .and_then(|c| Ok((c, args.out.format()?)))
-    {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("poolscope: {e}");
-            return Ok(2);
-        }
-    };
-    let (out, out_path) = match args.out.open() {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("poolscope: {e}");
-            return Ok(2);
-        }
-    };
-    let (exit, summary) = if args.windows {
+pub(super) fn run(args: ExtractArgs) -> Result<i32, CliError> {
+    let cfg = args.flows.config()?;
+    let format = args.out.format()?;
+    let (out, out_path) = args.out.open()?;
+    let outcome = if args.windows {
         run_windows(&args.flows, cfg, out, &out_path, format)?
     } else {
         let mut writer = RecordWriter::new(out, out_path, format, false)?;
@@ -237,9 +178,9 @@ pub(super) fn run(args: ExtractArgs) -> anyhow::Result<i32> {
         r
     };
     if !args.flows.quiet {
-        eprint!("{}", render_summary(&summary));
+        eprint!("{}", render_summary(&outcome.summary));
     }
-    Ok(exit)
+    Ok(outcome.exit_code())
 }
 
 /// `extract --windows`: the window table of every flow.
@@ -249,7 +190,7 @@ fn run_windows(
     out: Box<dyn Write>,
     out_path: &std::path::Path,
     format: Format,
-) -> anyhow::Result<(i32, Summary)> {
+) -> Result<RunOutcome, CliError> {
     use crate::features::shape::SHAPE_SCHEMA;
     use crate::model::data::{source_of_path, window_rows, FlowMeta, TrainFlow};
     let columns = crate::model::schema_columns(SHAPE_SCHEMA).unwrap_or_default();
@@ -267,11 +208,9 @@ fn run_windows(
         if format == Format::Ndjson {
             for row in window_rows(&f, &columns) {
                 serde_json::to_writer(&mut out, &row)
-                    .and_then(|_| out.write_all(b"\n").map_err(serde_json::Error::io))
-                    .map_err(|e| Error::Output {
-                        path: out_path.to_path_buf(),
-                        reason: e.to_string(),
-                    })?;
+                    .map_err(std::io::Error::from)
+                    .and_then(|_| out.write_all(b"\n"))
+                    .map_err(|e| Error::output(out_path, e))?;
             }
         } else {
             kept.push(f);
@@ -279,7 +218,7 @@ fn run_windows(
         Ok(())
     })?;
     if format == Format::Ndjson {
-        out.flush()?;
+        out.flush().map_err(|e| Error::output(out_path, e))?;
     } else {
         let rows: Vec<_> = kept.iter().flat_map(|f| window_rows(f, &columns)).collect();
         crate::output::write_table(Box::new(out), out_path, format, &rows)?;
@@ -287,113 +226,67 @@ fn run_windows(
     Ok(r)
 }
 
-/// Runs extraction over every input with a progress bar on a terminal, handing each flow record
-/// to `sink`. Problems with one input are reported and remembered in the exit code (the other
-/// inputs still run); a failing sink stops the run.
+/// The progress bar of a run on a terminal (hidden otherwise), and the problems of single
+/// inputs as they happen (shown even with `--quiet`: they change the exit code).
+pub(super) struct Bar {
+    bar: ProgressBar,
+    quiet: bool,
+}
+
+impl Bar {
+    /// A byte-counting bar, drawn only when stderr is a terminal and `quiet` is off.
+    pub(super) fn new(quiet: bool) -> Bar {
+        let bar = if !quiet && std::io::stderr().is_terminal() {
+            let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            b.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bar:40} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta}) {msg}",
+                )
+                .expect("valid template"),
+            );
+            b
+        } else {
+            ProgressBar::hidden()
+        };
+        Bar { bar, quiet }
+    }
+}
+
+impl Progress for Bar {
+    fn begin(&self, total_bytes: u64) {
+        self.bar.set_length(total_bytes);
+    }
+    fn input(&self, label: &str) {
+        self.bar.set_message(label.to_string());
+    }
+    fn advance(&self, bytes: u64) {
+        self.bar.inc(bytes);
+    }
+    fn problem(&self, problem: &InputProblem) {
+        self.bar.suspend(|| eprintln!("poolscope: {problem}"));
+    }
+    fn exports_read(&self, summary: &NetflowSummary) {
+        if !self.quiet {
+            self.bar.suspend(|| {
+                for line in summary.render().lines() {
+                    eprintln!("poolscope: flow exports: {line}");
+                }
+            });
+        }
+    }
+    fn end(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// Runs extraction over every input of `args` ([`run_inputs`]) with a progress bar on a
+/// terminal, handing each flow record to `sink`.
 pub(super) fn run_pipeline(
     args: &FlowArgs,
     cfg: ExtractConfig,
     sink: &mut dyn FnMut(FlowRecord) -> crate::error::Result<()>,
-) -> anyhow::Result<(i32, Summary)> {
-    let interactive = !args.quiet && std::io::stderr().is_terminal();
-    let total: u64 = args
-        .inputs
-        .iter()
-        .filter_map(|p| std::fs::metadata(p).ok().map(|m| m.len()))
-        .sum();
-    let bar = if interactive {
-        let b = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-        b.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:40} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta}) {msg}",
-            )
-            .expect("valid template"),
-        );
-        b
-    } else {
-        ProgressBar::hidden()
-    };
-    let mut ex = Extractor::new(cfg);
-    let mut exit = 0;
-    let (exports, captures): (Vec<PathBuf>, Vec<PathBuf>) =
-        args.inputs.iter().cloned().partition(|p| args.is_export(p));
-    if !exports.is_empty() {
-        let opts = args.netflow_options()?;
-        bar.set_message("flow exports");
-        let mut sink_err = None;
-        let r = crate::netflow::read_flow_exports(&exports, &opts, &mut |rec| {
-            sink(rec).map_err(|e| {
-                let msg = e.to_string();
-                sink_err = Some(e);
-                anyhow::anyhow!(msg)
-            })
-        });
-        if let Some(e) = sink_err {
-            bar.finish_and_clear();
-            return Err(e.into());
-        }
-        match r {
-            Ok(summary) => {
-                if !args.quiet {
-                    bar.suspend(|| {
-                        for line in summary.render().lines() {
-                            eprintln!("poolscope: flow exports: {line}");
-                        }
-                    });
-                }
-            }
-            Err(e) => {
-                bar.suspend(|| eprintln!("poolscope: {e:#}"));
-                exit = exit.max(2);
-            }
-        }
-    }
-    for path in &captures {
-        let label = path.display().to_string();
-        bar.set_message(label.clone());
-        let input: Box<dyn Read + Send> = if path.as_os_str() == "-" {
-            Box::new(std::io::stdin())
-        } else {
-            match File::open(path) {
-                Ok(f) => Box::new(f),
-                Err(e) => {
-                    bar.suspend(|| eprintln!("poolscope: {label}: {e}"));
-                    exit = exit.max(2);
-                    continue;
-                }
-            }
-        };
-        let input = Counting {
-            inner: input,
-            bar: bar.clone(),
-        };
-        match ex.process(&label, input, sink, &mut |_| {}) {
-            Ok(CaptureEnd::Complete) => {}
-            Ok(CaptureEnd::Truncated { offset }) => bar.suspend(|| {
-                eprintln!(
-                    "poolscope: warning: {label}: capture truncated at byte offset {offset}; flows up to there were written"
-                )
-            }),
-            Ok(CaptureEnd::Corrupt { offset, reason }) => {
-                bar.suspend(|| {
-                    eprintln!(
-                        "poolscope: {label}: corrupt record at byte offset {offset}: {reason}; flows up to there were written"
-                    )
-                });
-                exit = exit.max(1);
-            }
-            Err(e @ Error::Output { .. }) => {
-                bar.finish_and_clear();
-                return Err(e.into());
-            }
-            Err(e) => {
-                bar.suspend(|| eprintln!("poolscope: {e}"));
-                exit = exit.max(e.exit_code());
-            }
-        }
-    }
-    bar.finish_and_clear();
-    Ok((exit, ex.summary))
+) -> Result<RunOutcome, Error> {
+    run_inputs(&args.inputs()?, cfg, sink, &Bar::new(args.quiet))
 }
 
 /// The end-of-run summary: what was read, what became flows, and what was skipped and why.

@@ -2,11 +2,12 @@
 //! refresh the certificate feed by probing the pools, confirm a suspected pool, learn from
 //! scored captures. `refresh` and `probe` are the only commands that send traffic.
 
-use crate::intel::{import, merge_into_dir, ImportFormat, ImportOptions, Matcher, PoolFeed};
+use super::{stdout_error, CliError};
+use crate::intel::{import, learn, merge_into_dir, ImportFormat, ImportOptions, Matcher, PoolFeed};
 use crate::probe::endpoints::{endpoint_of, parse_target, read_endpoints};
 use crate::probe::refresh::{self, RunCounts};
 use crate::probe::{
-    history, learn, probe_address, DialectChoice, HostLimiter, Mode, ProbeOptions, ProbeOutcome,
+    history, probe_address, DialectChoice, HostLimiter, Mode, ProbeOptions, ProbeOutcome,
     RefreshOptions, ReportRow, Resolve, SystemResolver,
 };
 use crate::resources::Located;
@@ -198,7 +199,7 @@ fn file_date(path: &std::path::Path) -> String {
         .unwrap_or_else(|| "1970-01-01".into())
 }
 
-pub(super) fn run(args: FeedArgs) -> anyhow::Result<i32> {
+pub(super) fn run(args: FeedArgs) -> Result<i32, CliError> {
     let located = args
         .feeds
         .clone()
@@ -210,10 +211,9 @@ pub(super) fn run(args: FeedArgs) -> anyhow::Result<i32> {
             Located::BuiltIn,
             FeedCommand::Import { .. } | FeedCommand::Refresh(_) | FeedCommand::Learn { .. },
         ) => {
-            eprintln!(
-                "poolscope: no feed directory to write: pass --feeds DIR or set POOLSCOPE_FEEDS (the feeds built into poolscope cannot be changed)"
-            );
-            return Ok(2);
+            return Err(CliError::Usage(
+                "no feed directory to write: pass --feeds DIR or set POOLSCOPE_FEEDS (the feeds built into poolscope cannot be changed)".into(),
+            ));
         }
         (Located::BuiltIn, _) => std::path::PathBuf::new(),
     };
@@ -240,53 +240,31 @@ pub(super) fn run(args: FeedArgs) -> anyhow::Result<i32> {
                 let merged = merge_into_dir(&dir, &imported.entries)?;
                 Ok::<_, crate::intel::FeedError>((imported.report, merged))
             })();
-            match result {
-                Ok((report, merged)) => {
-                    eprint!("{report}");
-                    eprint!("{merged}");
-                    Ok(0)
-                }
-                Err(e) => {
-                    eprintln!("poolscope: {e}");
-                    Ok(2)
-                }
-            }
+            let (report, merged) = result?;
+            eprint!("{report}");
+            eprint!("{merged}");
+            Ok(0)
         }
-        FeedCommand::Stats => match PoolFeed::load_located(&located) {
-            Ok(feed) => {
-                print!("{}", Matcher::new(&feed).stats());
-                Ok(0)
-            }
-            Err(e) => {
-                eprintln!("poolscope: {e}");
-                Ok(2)
-            }
-        },
+        FeedCommand::Stats => {
+            let feed = PoolFeed::load_located(&located)?;
+            print!("{}", Matcher::new(&feed).stats());
+            Ok(0)
+        }
         FeedCommand::Refresh(args) => run_refresh(&dir, args),
         FeedCommand::Probe(args) => run_probe(args),
-        FeedCommand::Learn { scored } => match learn::learn(&scored, &dir) {
-            Ok(report) => {
-                eprint!("{report}");
-                Ok(0)
+        FeedCommand::Learn { scored } => {
+            let report = learn::learn(&scored, &dir)?;
+            eprint!("{report}");
+            Ok(0)
+        }
+        FeedCommand::Check { value } => {
+            let feed = PoolFeed::load_located(&located)?;
+            let hits = Matcher::new(&feed).check(&value);
+            for h in &hits {
+                println!("{}", h.reason());
             }
-            Err(e) => {
-                eprintln!("poolscope: {e}");
-                Ok(2)
-            }
-        },
-        FeedCommand::Check { value } => match PoolFeed::load_located(&located) {
-            Ok(feed) => {
-                let hits = Matcher::new(&feed).check(&value);
-                for h in &hits {
-                    println!("{}", h.reason());
-                }
-                Ok(if hits.is_empty() { 1 } else { 0 })
-            }
-            Err(e) => {
-                eprintln!("poolscope: {e}");
-                Ok(2)
-            }
-        },
+            Ok(if hits.is_empty() { 1 } else { 0 })
+        }
     }
 }
 
@@ -350,52 +328,38 @@ fn short(hash: &str) -> &str {
     hash.get(..16).unwrap_or(hash)
 }
 
-fn write_report(path: &Path, rows: &[ReportRow]) -> anyhow::Result<()> {
+fn write_report(path: &Path, rows: &[ReportRow]) -> Result<(), CliError> {
     let mut text = Vec::new();
     for r in rows {
-        serde_json::to_writer(&mut text, r)?;
+        serde_json::to_writer(&mut text, r).map_err(|e| crate::Error::output(path, e.into()))?;
         text.push(b'\n');
     }
-    if path.as_os_str() == "-" {
+    let written = if path.as_os_str() == "-" {
         let mut out = std::io::stdout().lock();
-        out.write_all(&text)?;
-        out.flush()?;
+        out.write_all(&text).and_then(|_| out.flush())
     } else {
         history::write_atomic(path, &text)
-            .map_err(|e| anyhow::anyhow!("{}: cannot write the report: {e}", path.display()))?;
-    }
+    };
+    written.map_err(|e| crate::Error::output(path, e))?;
     Ok(())
 }
 
-fn run_refresh(dir: &Path, args: RefreshArgs) -> anyhow::Result<i32> {
-    let (opts, date) = match refresh_options(&args) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("poolscope: {e}");
-            return Ok(2);
-        }
-    };
+fn run_refresh(dir: &Path, args: RefreshArgs) -> Result<i32, CliError> {
+    let (opts, date) = refresh_options(&args).map_err(CliError::Usage)?;
     if let Some(out) = args.output.as_deref().filter(|p| p.as_os_str() != "-") {
         let parent = out.parent().filter(|p| !p.as_os_str().is_empty());
         if parent.is_some_and(|p| !p.is_dir()) {
-            eprintln!(
-                "poolscope: {}: the report's directory does not exist",
+            return Err(CliError::Usage(format!(
+                "{}: the report's directory does not exist",
                 out.display()
-            );
-            return Ok(2);
+            )));
         }
     }
     let list_path = args
         .endpoints
         .clone()
         .unwrap_or_else(|| dir.join(crate::intel::FeedFile::PoolEndpoints.file_name()));
-    let list = match read_endpoints(&list_path) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("poolscope: {e}");
-            return Ok(2);
-        }
-    };
+    let list = read_endpoints(&list_path)?;
     if !args.quiet {
         eprintln!(
             "refresh: probing {} endpoints from {} ({} rows without a port and {} networks \
@@ -421,13 +385,7 @@ fn run_refresh(dir: &Path, args: RefreshArgs) -> anyhow::Result<i32> {
     if let Some(out) = &args.output {
         write_report(out, &rows)?;
     }
-    let history = match history {
-        Ok(h) => h,
-        Err(e) => {
-            eprintln!("poolscope: {e}");
-            return Ok(2);
-        }
-    };
+    let history = history?;
     if !args.quiet {
         eprint!(
             "{}",
@@ -499,7 +457,11 @@ fn refresh_summary(
     };
     let new: Vec<&ReportRow> = rows
         .iter()
-        .filter(|r| r.feed.as_ref().is_some_and(|f| f.cert == "new"))
+        .filter(|r| {
+            r.feed
+                .as_ref()
+                .is_some_and(|f| f.cert == crate::probe::CertStatus::New)
+        })
         .collect();
     for r in new.iter().take(limit) {
         let leaf = r.tls.as_ref().and_then(|t| t.leaf());
@@ -608,7 +570,7 @@ fn describe(o: &ProbeOutcome) -> String {
     s
 }
 
-fn run_probe(args: ProbeCmdArgs) -> anyhow::Result<i32> {
+fn run_probe(args: ProbeCmdArgs) -> Result<i32, CliError> {
     let mode = if args.tls {
         Mode::Tls
     } else if args.plain {
@@ -621,21 +583,14 @@ fn run_probe(args: ProbeCmdArgs) -> anyhow::Result<i32> {
         .options(mode, true)
         .and_then(|o| Ok((o, parse_target(&args.target)?)))
         .and_then(|(o, (host, port))| Ok((o, endpoint_of(&host, port)?)));
-    let (opts, endpoint) = match checked {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("poolscope: {e}");
-            return Ok(2);
-        }
-    };
+    let (opts, endpoint) = checked.map_err(CliError::Usage)?;
     let addrs = match &endpoint.host {
-        Some(h) => match SystemResolver.resolve(h) {
-            Ok(a) => a,
-            Err(e) => {
-                eprintln!("poolscope: {h}: {e}");
-                return Ok(2);
-            }
-        },
+        Some(h) => SystemResolver
+            .resolve(h)
+            .map_err(|reason| CliError::Resolve {
+                host: h.clone(),
+                reason,
+            })?,
         None => endpoint.listed.clone(),
     };
     let sni = args.sni.clone().or(endpoint.host.clone());
@@ -651,10 +606,10 @@ fn run_probe(args: ProbeCmdArgs) -> anyhow::Result<i32> {
             &limiter,
         );
         if args.json {
-            serde_json::to_writer(&mut out, &o)?;
-            writeln!(out)?;
+            serde_json::to_writer(&mut out, &o).map_err(|e| stdout_error(e.into()))?;
+            writeln!(out).map_err(stdout_error)?;
         } else {
-            write!(out, "{}", describe(&o))?;
+            write!(out, "{}", describe(&o)).map_err(stdout_error)?;
         }
         conversed |= o.conversed();
         if o.answers_like_pool() {
@@ -670,9 +625,9 @@ fn run_probe(args: ProbeCmdArgs) -> anyhow::Result<i32> {
         "could not be reached"
     };
     if !args.json {
-        writeln!(out, "{}: {verdict}", args.target)?;
+        writeln!(out, "{}: {verdict}", args.target).map_err(stdout_error)?;
     }
-    out.flush()?;
+    out.flush().map_err(stdout_error)?;
     Ok(if pool {
         0
     } else if conversed {

@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 pub use extract::{ExtractArgs, FlowArgs, OutputArgs};
 pub use feed::{FeedArgs, FeedCommand};
 pub use score::ScoreArgs;
-pub use train::{DataArgs, EvalArgs, FeatureSet, HyperArgs, TrainArgs};
+pub use train::{DataArgs, EvalArgs, HyperArgs, TrainArgs};
 
 /// poolscope: find cryptocurrency-mining traffic in packet captures.
 #[derive(Debug, Parser)]
@@ -39,8 +39,63 @@ pub enum Command {
     Feed(FeedArgs),
 }
 
-/// Runs a parsed command line; returns the process exit code.
-pub fn run(cli: Cli) -> anyhow::Result<i32> {
+/// Why a command stopped, from whichever layer; its kind gives the exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Reading an input or writing the output.
+    #[error(transparent)]
+    Input(#[from] crate::Error),
+    /// Training, evaluating or loading a model.
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
+    /// Loading, importing or writing feeds.
+    #[error(transparent)]
+    Feed(#[from] crate::intel::FeedError),
+    /// A name to probe did not resolve.
+    #[error("{host}: {reason}")]
+    Resolve {
+        /// The name.
+        host: String,
+        /// What the resolver said.
+        reason: String,
+    },
+    /// Options that cannot work; nothing was done.
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl CliError {
+    /// Process exit code: 1 for damage inside an input (partial results were written), 2 for
+    /// everything that stopped work before it began.
+    pub fn exit_code(&self) -> u8 {
+        let code = match self {
+            CliError::Input(e) => e.exit_code(),
+            CliError::Model(e) => e.exit_code(),
+            _ => 2,
+        };
+        code.clamp(0, 255) as u8
+    }
+
+    /// True when the output's reader went away (`| head`): the command then ends quietly with
+    /// success, as any Unix filter does.
+    pub fn is_broken_pipe(&self) -> bool {
+        match self {
+            CliError::Input(e) | CliError::Model(crate::model::ModelError::Input(e)) => {
+                e.is_broken_pipe()
+            }
+            _ => false,
+        }
+    }
+}
+
+/// An output error on standard output.
+pub(crate) fn stdout_error(e: std::io::Error) -> CliError {
+    crate::Error::output("-", e).into()
+}
+
+/// Runs a parsed command line; returns the process exit code of a run that went to its end
+/// (1 when an input was damaged), or why it stopped.
+pub fn run(cli: Cli) -> Result<i32, CliError> {
     match cli.command {
         Command::Extract(args) => extract::run(args),
         Command::Score(args) => score::run(args),

@@ -1,14 +1,12 @@
 //! `poolscope score`: flows with verdicts, or one row per client host.
 
 use super::extract::{render_summary, run_pipeline, FlowArgs, OutputArgs};
-use crate::error::Error;
+use super::CliError;
 use crate::intel::{Matcher, PoolFeed};
 use crate::output::{write_table, RecordWriter, VerdictColumns};
 use crate::resources::Located;
-use crate::score::{HostRollup, RunReport, Scorer, Verdict};
+use crate::score::{Confirmer, HostRollup, RunReport, Scorer, Verdict};
 use clap::Args;
-use std::collections::HashMap;
-use std::net::IpAddr;
 use std::path::PathBuf;
 
 /// Arguments of `poolscope score`.
@@ -40,8 +38,8 @@ pub struct ScoreArgs {
     #[arg(long)]
     pub no_model: bool,
     /// Write only flows (or hosts) at least this bad: benign, suspect or mining.
-    #[arg(long, default_value = "benign")]
-    pub min_verdict: String,
+    #[arg(long, value_enum, ignore_case = true, default_value_t = Verdict::Benign)]
+    pub min_verdict: Verdict,
     /// Write one row per client address (its mining flows, pools, first and last seen,
     /// bytes) instead of one row per flow.
     #[arg(long)]
@@ -53,25 +51,10 @@ pub struct ScoreArgs {
     pub confirm: bool,
 }
 
-pub(super) fn run(args: ScoreArgs) -> anyhow::Result<i32> {
-    let checked = (|| -> Result<_, Error> {
-        let cfg = args.flows.config()?;
-        let format = args.out.format()?;
-        let min = Verdict::parse(&args.min_verdict).ok_or_else(|| {
-            Error::Usage(format!(
-                "unknown --min-verdict '{}' (benign, suspect or mining)",
-                args.min_verdict
-            ))
-        })?;
-        Ok((cfg, format, min))
-    })();
-    let (cfg, format, min) = match checked {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("poolscope: {e}");
-            return Ok(2);
-        }
-    };
+pub(super) fn run(args: ScoreArgs) -> Result<i32, CliError> {
+    let cfg = args.flows.config()?;
+    let format = args.out.format()?;
+    let min = args.min_verdict;
     let matcher = if args.no_feeds {
         None
     } else {
@@ -79,13 +62,7 @@ pub(super) fn run(args: ScoreArgs) -> anyhow::Result<i32> {
             .feeds
             .clone()
             .map_or_else(crate::resources::default_feeds, Located::Path);
-        match PoolFeed::load_located(&at) {
-            Ok(feed) => Some(Matcher::new(&feed)),
-            Err(e) => {
-                eprintln!("poolscope: {e}");
-                return Ok(2);
-            }
-        }
+        Some(Matcher::new(&PoolFeed::load_located(&at)?))
     };
     let model: Option<Box<dyn crate::score::FlowModel>> = if args.no_model {
         None
@@ -105,52 +82,26 @@ pub(super) fn run(args: ScoreArgs) -> anyhow::Result<i32> {
             netflow.map(|n| (n, crate::model::NETFLOW_SCHEMA)),
         ];
         for (at, schema) in wanted.into_iter().flatten() {
-            match crate::model::ModelFile::load_located(&at, schema) {
-                Ok(m) => set.add(crate::model::Model::new(m)),
-                Err(e) => {
-                    eprintln!("poolscope: {e:#}");
-                    return Ok(2);
-                }
-            }
+            let m = crate::model::ModelFile::load_located(&at, schema)?;
+            set.add(crate::model::Model::new(m));
         }
         Some(Box::new(set))
     };
     let scorer = Scorer::new(matcher, model);
-    let probe_opts = crate::probe::ProbeOptions::default();
-    // One probe per server (and SNI), however many suspect flows reach it.
-    let mut probed: HashMap<(IpAddr, u16, Option<String>), crate::probe::ProbeOutcome> =
-        HashMap::new();
+    let mut confirmer = args
+        .confirm
+        .then(|| Confirmer::new(crate::probe::ProbeOptions::default()));
     let mut judge = |rec: &crate::output::FlowRecord| {
         let mut s = scorer.score(rec);
-        if args.confirm && s.verdict == Verdict::Suspect {
-            let o = probed
-                .entry((rec.dst_ip, rec.dst_port, rec.tls.sni.clone()))
-                .or_insert_with(|| {
-                    crate::probe::confirm_endpoint(
-                        rec.dst_ip,
-                        rec.dst_port,
-                        rec.tls.sni.as_deref(),
-                        &probe_opts,
-                    )
-                });
-            s.reasons.insert(0, o.reason());
-            if o.answers_like_pool() {
-                s.verdict = Verdict::Mining;
-                s.score = s.score.max(crate::score::FEED_SCORE);
-            }
+        if let Some(c) = confirmer.as_mut() {
+            c.confirm(rec, &mut s);
         }
         s
     };
-    let (out, out_path) = match args.out.open() {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("poolscope: {e}");
-            return Ok(2);
-        }
-    };
+    let (out, out_path) = args.out.open()?;
     let mut report = RunReport::default();
     let mut hosts = HostRollup::default();
-    let (exit, summary) = if args.by_host {
+    let outcome = if args.by_host {
         let r = run_pipeline(&args.flows, cfg, &mut |rec| {
             let s = judge(&rec);
             report.add(&rec, &s);
@@ -181,6 +132,11 @@ pub(super) fn run(args: ScoreArgs) -> anyhow::Result<i32> {
                 reasons: s.reasons,
                 model_score: s.model.map(|m| m.0),
                 model_verdict: s.model.map(|m| m.1.as_str()),
+                evidence: s
+                    .evidence
+                    .iter()
+                    .filter_map(|e| serde_json::to_value(e).ok())
+                    .collect(),
             });
             writer.write(rec)
         })?;
@@ -188,10 +144,10 @@ pub(super) fn run(args: ScoreArgs) -> anyhow::Result<i32> {
         r
     };
     if !args.flows.quiet {
-        eprint!("{}", render_summary(&summary));
+        eprint!("{}", render_summary(&outcome.summary));
         eprint!("{}", render_report(&report));
     }
-    Ok(exit)
+    Ok(outcome.exit_code())
 }
 
 /// Verdict counts, top pools and top hosts by mining flows.

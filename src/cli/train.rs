@@ -1,47 +1,19 @@
 //! `poolscope train` and `poolscope eval`: labelled flows in, a model and its metrics out.
 
-use super::extract::{render_summary, run_pipeline, FlowArgs};
-use crate::extract::ExtractConfig;
-use crate::intel::{Matcher, PoolFeed};
-use crate::model::data::{
-    capture_matches, read_labels, read_window_table, source_of_path, write_window_table,
-    Eligibility, FlowMeta, Gate, Labeller, TrainFlow,
-};
+use super::extract::{render_summary, Bar};
+use super::CliError;
+use crate::model::data::{write_window_table, Eligibility, Gate, TrainFlow};
 use crate::model::forest::{ForestKind, ForestParams};
+use crate::model::load::{load_training, FeatureSet, LabelFrom, TrainingInputs};
 use crate::model::metrics::{at_threshold, roc_auc, wilson_interval, ThresholdRow};
 use crate::model::train::{
     calibrate, cross_validate, leave_one_source_out, rates, report, train, ClassCounts, CvReport,
-    LosoReport, TooFewPools, TrainOptions, Weighting, LONG_SESSION_S,
+    LosoReport, TrainOptions, Weighting, LONG_SESSION_S,
 };
-use crate::model::{schema_columns, schema_features, ModelFile};
-use crate::output::FlowRecord;
-use anyhow::{anyhow, bail, Context, Result};
-use clap::{Args, ValueEnum};
+use crate::model::{schema_columns, schema_features, ModelError, ModelFile};
+use clap::Args;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-
-/// Which feature set a model reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FeatureSet {
-    /// Window rows of application messages from packet captures (`shape-v1`).
-    Shape,
-    /// What flow exports have: durations, packets, bytes, flags (`netflow-v1`).
-    Netflow,
-}
-
-impl FeatureSet {
-    /// The schema name.
-    pub fn schema(self) -> &'static str {
-        match self {
-            FeatureSet::Shape => crate::features::shape::SHAPE_SCHEMA,
-            FeatureSet::Netflow => crate::model::NETFLOW_SCHEMA,
-        }
-    }
-}
-
-/// The extractor's active timeout when it reads captures to train the flow-only model: a week,
-/// so a miner's session reaches the exporter simulation whole.
-const NETFLOW_TRAINING_ACTIVE_TIMEOUT: f64 = 7.0 * 86_400.0;
+use std::path::PathBuf;
 
 /// Where the labelled flows come from.
 #[derive(Debug, Args)]
@@ -63,8 +35,8 @@ pub struct DataArgs {
     pub labels: Option<PathBuf>,
     /// More labelling rules: `stratum` (confirmed plaintext mining protocols are mining),
     /// `feeds` (flows to listed pools are mining).
-    #[arg(long, value_delimiter = ',')]
-    pub label_from: Vec<String>,
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub label_from: Vec<LabelFrom>,
     /// Feed directory for `--label-from feeds` (default as for `score`).
     #[arg(long)]
     pub feeds: Option<PathBuf>,
@@ -191,182 +163,40 @@ pub struct EvalArgs {
     pub no_loso: bool,
 }
 
-/// Captures found under a directory, sorted.
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("{}: cannot list", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            walk(&p, out)?;
-        } else if is_capture_name(&p) {
-            out.push(p);
+impl DataArgs {
+    /// The training inputs these arguments name.
+    fn training_inputs(&self) -> TrainingInputs {
+        TrainingInputs {
+            data: self.data.clone(),
+            benign: self.benign.clone(),
+            mining: self.mining.clone(),
+            labels: self.labels.clone(),
+            label_from: self.label_from.clone(),
+            feeds: self.feeds.clone(),
+            features: self.features,
+            exclude: self.exclude.clone(),
         }
-    }
-    Ok(())
-}
-
-fn is_capture_name(p: &Path) -> bool {
-    let name = p
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    [".pcap", ".pcapng", ".cap", ".pcap.gz"]
-        .iter()
-        .any(|e| name.ends_with(e))
-}
-
-fn is_table_name(p: &Path) -> bool {
-    matches!(
-        p.extension()
-            .and_then(|e| e.to_str())
-            .map(|e| e.to_ascii_lowercase())
-            .as_deref(),
-        Some("parquet" | "csv" | "ndjson" | "jsonl")
-    )
-}
-
-/// Expands directories into the captures under them, each with the source it belongs to
-/// ([`source_of_path`]).
-fn expand(paths: &[PathBuf]) -> Result<Vec<(PathBuf, String)>> {
-    let mut out = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            let mut found = Vec::new();
-            walk(p, &mut found)?;
-            out.extend(found.into_iter().map(|f| {
-                let s = source_of_path(&f, Some(p));
-                (f, s)
-            }));
-        } else {
-            out.push((p.clone(), source_of_path(p, None)));
-        }
-    }
-    Ok(out)
-}
-
-/// The model rows of a flow record for a feature set, by variant: a capture's window rows as
-/// they are; for the flow-only model, the conversations exporters would report for the flow
-/// (see [`crate::model::netflow_variants`]).
-fn rows_for(rec: &FlowRecord, set: FeatureSet) -> Vec<(String, Vec<Vec<f32>>)> {
-    match set {
-        FeatureSet::Shape => vec![(String::new(), rec.model_rows.clone())],
-        FeatureSet::Netflow => crate::model::netflow_variants(rec),
     }
 }
 
-/// Reads and labels every input.
-pub(super) fn load(args: &DataArgs) -> Result<(Vec<TrainFlow>, Vec<String>, i32)> {
-    let set = args.features;
-    let columns = schema_columns(set.schema()).ok_or_else(|| anyhow!("unknown schema"))?;
-    let mut labeller = Labeller::default();
-    if let Some(l) = &args.labels {
-        labeller.rules = read_labels(l)?;
-    }
-    for rule in &args.label_from {
-        match rule.as_str() {
-            "stratum" => labeller.from_stratum = true,
-            "feeds" => {
-                let at = args.feeds.clone().map_or_else(
-                    crate::resources::default_feeds,
-                    crate::resources::Located::Path,
-                );
-                let feed = PoolFeed::load_located(&at).map_err(|e| anyhow!("{e}"))?;
-                labeller.feeds = Some(Matcher::new(&feed));
-            }
-            other => bail!("unknown --label-from {other:?} (stratum or feeds)"),
+/// Reads and labels every input ([`load_training`]) with a progress bar, and shows the
+/// extraction summary; returns the flows, the input names and the exit code of the reading.
+pub(super) fn load(args: &DataArgs) -> Result<(Vec<TrainFlow>, Vec<String>, i32), CliError> {
+    let data = load_training(&args.training_inputs(), &Bar::new(args.quiet))?;
+    let exit = data.extraction.as_ref().map_or(0, |o| o.exit_code());
+    if let Some(o) = &data.extraction {
+        if !args.quiet && o.summary.files > 0 {
+            eprint!("{}", render_summary(&o.summary));
         }
     }
-    let data = expand(&args.data)?;
-    let benign = expand(&args.benign)?;
-    let mining = expand(&args.mining)?;
-    for (list, l) in [(&benign, false), (&mining, true)] {
-        for (p, _) in list {
-            labeller.captures.insert(p.display().to_string(), l);
-        }
-    }
-    let mut all: Vec<(PathBuf, String)> = Vec::new();
-    for (p, s) in data.iter().chain(&benign).chain(&mining) {
-        if !all.iter().any(|(q, _)| q == p) {
-            all.push((p.clone(), s.clone()));
-        }
-    }
-    let excluded = |capture: &str| args.exclude.iter().any(|e| capture_matches(e, capture));
-    // Window tables of this schema are read as they are; everything else (captures, flow
-    // exports, flow tables) goes through the pipeline.
-    let mut tables = Vec::new();
-    let mut others = Vec::new();
-    for (p, s) in &all {
-        if is_table_name(p) && crate::model::is_window_table(p, &columns)? {
-            tables.push(p.clone());
-        } else if !excluded(&p.display().to_string()) {
-            others.push((p.clone(), s.clone()));
-        }
-    }
-    let mut flows = Vec::new();
-    let mut exit = 0;
-    for t in &tables {
-        for mut f in read_window_table(t, &columns)? {
-            if excluded(&f.meta.capture) {
-                continue;
-            }
-            let (label, source) = labeller.label(&f.meta);
-            if label.is_some() {
-                f.label = label;
-                f.label_source = source;
-            }
-            flows.push(f);
-        }
-    }
-    if !others.is_empty() {
-        let sources: std::collections::HashMap<String, String> = others
-            .iter()
-            .map(|(p, s)| (p.display().to_string(), s.clone()))
-            .collect();
-        let fa = FlowArgs::defaults(others.into_iter().map(|(p, _)| p).collect(), args.quiet);
-        let mut cfg: ExtractConfig = fa.config().map_err(|e| anyhow!("{e}"))?;
-        if set == FeatureSet::Netflow {
-            // Whole sessions: the exporter cuts are simulated per timeout, from 1 minute to
-            // none, so the extractor's own active timeout must not cut first.
-            cfg.exporter_cuts = true;
-            cfg.flow.active_timeout = NETFLOW_TRAINING_ACTIVE_TIMEOUT;
-        }
-        let (code, summary) = run_pipeline(&fa, cfg, &mut |rec| {
-            let mut meta = FlowMeta::from_record(&rec);
-            meta.source = sources
-                .get(&meta.capture)
-                .cloned()
-                .unwrap_or_else(|| source_of_path(Path::new(&meta.capture), None));
-            for (variant, rows) in rows_for(&rec, set) {
-                let mut meta = meta.clone();
-                meta.variant = variant;
-                let (label, source) = labeller.label(&meta);
-                flows.push(TrainFlow {
-                    rows,
-                    meta,
-                    label,
-                    label_source: source,
-                });
-            }
-            Ok(())
-        })?;
-        exit = code;
-        if !args.quiet && summary.files > 0 {
-            eprint!("{}", render_summary(&summary));
-        }
-    }
-    let inputs = all
-        .iter()
-        .map(|(p, _)| {
-            p.file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_default()
-        })
-        .collect();
-    Ok((flows, inputs, exit))
+    Ok((data.flows, data.inputs, exit))
+}
+
+fn unknown_schema(set: FeatureSet) -> CliError {
+    CliError::Usage(format!(
+        "schema {} is unknown to this poolscope",
+        set.schema()
+    ))
 }
 
 fn fold_progress(quiet: bool) -> impl FnMut(usize, usize) {
@@ -384,11 +214,11 @@ fn fold_progress(quiet: bool) -> impl FnMut(usize, usize) {
     }
 }
 
-pub(super) fn run_train(args: TrainArgs) -> Result<i32> {
+pub(super) fn run_train(args: TrainArgs) -> Result<i32, CliError> {
     let (flows, inputs, exit) = load(&args.data)?;
     let set = args.data.features;
-    let names = schema_features(set.schema()).ok_or_else(|| anyhow!("unknown schema"))?;
-    let columns = schema_columns(set.schema()).ok_or_else(|| anyhow!("unknown schema"))?;
+    let names = schema_features(set.schema()).ok_or_else(|| unknown_schema(set))?;
+    let columns = schema_columns(set.schema()).ok_or_else(|| unknown_schema(set))?;
     if let Some(t) = &args.save_table {
         // Every labelled flow, those the gate keeps from the model included: `eval` counts them
         // in its false-positive rates.
@@ -468,12 +298,12 @@ struct Holdout {
     threshold_table: Vec<ThresholdRow>,
 }
 
-pub(super) fn run_eval(args: EvalArgs) -> Result<i32> {
+pub(super) fn run_eval(args: EvalArgs) -> Result<i32, CliError> {
     let model = args.model.as_deref().map(ModelFile::load).transpose()?;
     let set = args.data.features;
     if let Some(m) = &model {
         if m.schema != set.schema() {
-            bail!(
+            return Err(CliError::Usage(format!(
                 "the model reads schema {:?}; pass --features {}",
                 m.schema,
                 if m.schema == crate::model::NETFLOW_SCHEMA {
@@ -481,11 +311,11 @@ pub(super) fn run_eval(args: EvalArgs) -> Result<i32> {
                 } else {
                     "shape"
                 }
-            );
+            )));
         }
     }
     let (flows, inputs, exit) = load(&args.data)?;
-    let names = schema_features(set.schema()).ok_or_else(|| anyhow!("unknown schema"))?;
+    let names = schema_features(set.schema()).ok_or_else(|| unknown_schema(set))?;
     // The model's own options (gate included) when a model is given, else the flags'.
     let mut opts = model
         .as_ref()
@@ -596,11 +426,11 @@ pub(super) fn run_eval(args: EvalArgs) -> Result<i32> {
                 }
                 cv = Some(rep);
             }
-            Err(e) if e.downcast_ref::<TooFewPools>().is_some() && model.is_some() => {
+            Err(e @ ModelError::TooFewPools(_)) if model.is_some() => {
                 // Too few pools to cross-validate: the given model alone is evaluated.
                 cv_skipped = Some(e.to_string());
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
     }
     let mut loso = None;
@@ -671,13 +501,13 @@ pub(super) fn run_eval(args: EvalArgs) -> Result<i32> {
     };
     print!("{}", render_eval(&rep));
     if let Some(p) = &args.report {
-        std::fs::write(p, serde_json::to_string_pretty(&rep)?)
-            .with_context(|| format!("{}: cannot write", p.display()))?;
+        let text = serde_json::to_string_pretty(&rep).map_err(std::io::Error::from);
+        text.and_then(|t| std::fs::write(p, t))
+            .map_err(|e| crate::Error::output(p, e))?;
     }
     if let Some(p) = &args.predictions {
         let format = crate::output::Format::from_path(p).unwrap_or(crate::output::Format::Csv);
-        let file =
-            std::fs::File::create(p).with_context(|| format!("{}: cannot create", p.display()))?;
+        let file = std::fs::File::create(p).map_err(|e| crate::Error::output(p, e))?;
         crate::output::write_table(Box::new(file), p, format, &preds_rows)?;
     }
     Ok(exit)

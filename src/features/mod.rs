@@ -8,7 +8,9 @@
 //! [`FEATURE_SCHEMA_VERSION`], because trained models are checked against it.
 
 use crate::flow::direction::Direction;
+pub use crate::stats::Moments;
 
+pub mod netflow;
 pub mod shape;
 
 /// Version of the feature schema; models record it and refuse another.
@@ -75,78 +77,6 @@ feature_list! {
     "seq_06": Int, "seq_07": Int, "seq_08": Int, "seq_09": Int, "seq_10": Int,
     "seq_11": Int, "seq_12": Int, "seq_13": Int, "seq_14": Int, "seq_15": Int,
     "seq_16": Int, "seq_17": Int, "seq_18": Int, "seq_19": Int, "seq_20": Int,
-}
-
-/// Running mean and variance (Welford), with min and max.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Moments {
-    n: u64,
-    mean: f64,
-    m2: f64,
-    min: f64,
-    max: f64,
-}
-
-impl Moments {
-    /// Adds one observation.
-    #[inline]
-    pub fn push(&mut self, x: f64) {
-        self.n += 1;
-        if self.n == 1 {
-            self.min = x;
-            self.max = x;
-        } else {
-            self.min = self.min.min(x);
-            self.max = self.max.max(x);
-        }
-        let d = x - self.mean;
-        self.mean += d / self.n as f64;
-        self.m2 += d * (x - self.mean);
-    }
-    /// Number of observations.
-    pub fn count(&self) -> u64 {
-        self.n
-    }
-    /// Mean, or NaN without observations.
-    pub fn mean(&self) -> f64 {
-        if self.n == 0 {
-            f64::NAN
-        } else {
-            self.mean
-        }
-    }
-    /// Population standard deviation, or NaN without observations.
-    pub fn std(&self) -> f64 {
-        if self.n == 0 {
-            f64::NAN
-        } else {
-            (self.m2 / self.n as f64).sqrt()
-        }
-    }
-    /// Smallest observation, or NaN.
-    pub fn min(&self) -> f64 {
-        if self.n == 0 {
-            f64::NAN
-        } else {
-            self.min
-        }
-    }
-    /// Largest observation, or NaN.
-    pub fn max(&self) -> f64 {
-        if self.n == 0 {
-            f64::NAN
-        } else {
-            self.max
-        }
-    }
-    /// Coefficient of variation (std / mean): 0 for a perfect rhythm; NaN with < 2 values.
-    pub fn cv(&self) -> f64 {
-        if self.n < 2 || self.mean <= 0.0 {
-            f64::NAN
-        } else {
-            self.std() / self.mean
-        }
-    }
 }
 
 /// What one direction of a flow accumulates.

@@ -558,18 +558,10 @@ fn quantile(xs: &[f64], q: f64) -> f64 {
     v[i.min(v.len() - 1)]
 }
 
-/// Coefficient of variation (population std / mean); NaN with fewer than two values.
+/// Coefficient of variation (population std / mean); NaN with fewer than two values or a mean
+/// of zero.
 fn cv(xs: &[f64]) -> f64 {
-    if xs.len() < 2 {
-        return f64::NAN;
-    }
-    let n = xs.len() as f64;
-    let mean = xs.iter().sum::<f64>() / n;
-    if mean <= 0.0 {
-        return f64::NAN;
-    }
-    let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
-    var.sqrt() / mean
+    crate::stats::Moments::of(xs).cv()
 }
 
 #[cfg(test)]

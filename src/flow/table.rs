@@ -7,8 +7,9 @@
 //! the whole table. The cap on live flows evicts the least recently seen of the three heads.
 
 use super::direction::Direction;
-use super::key::{Endpoint, FlowKey, FxBuildHasher, Protocol};
+use super::key::{Endpoint, FlowKey, Protocol};
 use crate::decode::tcp_flags;
+use crate::hash::FxBuildHasher;
 use std::collections::HashMap;
 
 /// Timeouts and caps of the flow table.

@@ -621,48 +621,44 @@ fn sslbl_ja3_row(f: &[&str], ctx: &Ctx<'_>) -> Result<Option<FeedEntry>, String>
     })))
 }
 
-/// Splits CSV text into records: RFC 4180 quoting (`"a,b"`, `""` for a quote, line breaks
-/// inside quotes). Each record comes with the 1-based line it starts on.
+/// Splits CSV text into records with the `csv` crate: RFC 4180 quoting (`"a,b"`, `""` for a
+/// quote, line breaks inside quotes), rows of any length. Each record comes with the 1-based
+/// line it starts on; blank lines are records of one empty field, so line counts stay true.
 fn csv_records(text: &str, delim: char) -> Vec<(usize, Vec<String>)> {
     let mut out = Vec::new();
-    let mut field = String::new();
-    let mut record: Vec<String> = Vec::new();
-    let mut quoted = false;
-    let mut line = 1;
-    let mut start = 1;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' if quoted => {
-                if chars.peek() == Some(&'"') {
-                    chars.next();
-                    field.push('"');
-                } else {
-                    quoted = false;
-                }
-            }
-            '"' if field.is_empty() => quoted = true,
-            '\n' if quoted => {
-                line += 1;
-                field.push('\n');
-            }
-            // CRLF ends a line inside quotes too (the salesforce JA3 list has one).
-            '\r' if chars.peek() == Some(&'\n') => {}
-            '\n' => {
-                record.push(std::mem::take(&mut field));
-                out.push((start, std::mem::take(&mut record)));
-                line += 1;
-                start = line;
-            }
-            c if c == delim && !quoted => record.push(std::mem::take(&mut field)),
-            c => field.push(c),
+    // The csv crate skips blank lines; they are kept here (they count as skipped lines). Line
+    // numbers come from the byte offset where each record starts.
+    let (mut counted, mut line, mut expected) = (0usize, 1usize, 1usize);
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delim as u8)
+        .from_reader(text.as_bytes());
+    for rec in r.records() {
+        let Ok(rec) = rec else { continue };
+        // The reader may place a record at the line break before it (the LF of a CRLF, the
+        // blank lines it skipped): its first byte is past those.
+        let mut at = rec
+            .position()
+            .map_or(counted, |p| p.byte() as usize)
+            .clamp(counted, text.len());
+        while matches!(text.as_bytes().get(at), Some(b'\r' | b'\n')) {
+            at += 1;
         }
-    }
-    if !field.is_empty() || !record.is_empty() {
-        record.push(field);
-        out.push((start, record));
+        line += bytecount_newlines(&text.as_bytes()[counted..at]);
+        counted = at;
+        for blank in expected..line {
+            out.push((blank, vec![String::new()]));
+        }
+        expected = line + rec.iter().map(|c| c.matches('\n').count()).sum::<usize>() + 1;
+        // A CRLF inside a quoted cell reads as one line break (the salesforce JA3 list has one).
+        out.push((line, rec.iter().map(|c| c.replace("\r\n", "\n")).collect()));
     }
     out
+}
+
+fn bytecount_newlines(b: &[u8]) -> usize {
+    b.iter().filter(|&&c| c == b'\n').count()
 }
 
 fn csv_import(name: &str, text: &str, ctx: &Ctx<'_>, sink: &mut Sink) -> Result<(), FeedError> {
@@ -854,9 +850,8 @@ pub fn merge_into_dir(dir: &Path, entries: &[FeedEntry]) -> Result<MergeReport, 
         }
         if added > 0 {
             std::fs::create_dir_all(dir).map_err(|e| FeedError::io(dir, e))?;
-            let tmp = dir.join(format!(".{}.tmp", file.file_name()));
-            std::fs::write(&tmp, &text).map_err(|e| FeedError::io(&tmp, e))?;
-            std::fs::rename(&tmp, &path).map_err(|e| FeedError::io(&path, e))?;
+            crate::output::write_atomic(&path, text.as_bytes())
+                .map_err(|e| FeedError::io(&path, e))?;
         }
         report.added.insert(file, added);
         report.already_present.insert(file, present);

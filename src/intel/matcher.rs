@@ -14,11 +14,11 @@
 use super::feeds::{
     AllowEntry, AllowValue, DomainKind, EndpointAddr, FeedFile, PoolEndpoint, PoolFeed,
 };
-use super::hash::FastMap;
 use super::value::{
     canonical_ip, mask_v4, mask_v6, normalize_domain, subject_cn, FingerprintKind, IpNet,
 };
 use crate::dissect::tls::TlsInfo;
+use crate::hash::FastMap;
 use serde::Serialize;
 use std::borrow::Cow;
 use std::collections::BTreeMap;

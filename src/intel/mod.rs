@@ -9,8 +9,8 @@
 
 pub mod error;
 pub mod feeds;
-mod hash;
 pub mod import;
+pub mod learn;
 pub mod matcher;
 pub mod value;
 

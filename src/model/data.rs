@@ -6,10 +6,10 @@
 //! is mining), from the feeds (a flow to a listed pool is mining) and from whole captures
 //! declared mining or benign. A flow with no label is left out of training and counted.
 
+use super::error::{invalid, ModelError, Result};
 use crate::features::shape::{SHAPE_CONTEXT, SHAPE_FEATURES, SHAPE_SCHEMA};
 use crate::intel::{FlowView, Matcher, Strength};
 use crate::output::{write_table, FlowRecord, Format};
-use anyhow::{anyhow, bail, Context, Result};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -158,7 +158,7 @@ impl Default for Gate {
 impl Gate {
     /// The default gate of a feature schema.
     pub fn for_schema(schema: &str) -> Gate {
-        if schema == crate::netflow::features::NETFLOW_SCHEMA {
+        if schema == crate::features::netflow::NETFLOW_SCHEMA {
             Gate {
                 min_each_way: NETFLOW_MIN_PACKETS,
                 min_seconds: MIN_SECONDS,
@@ -211,9 +211,9 @@ pub fn evidence(transport: &str, schema: &str, rows: &[Vec<f32>]) -> Option<Evid
     if transport != "tcp" || rows.is_empty() {
         return None;
     }
-    let e = if schema == crate::netflow::features::NETFLOW_SCHEMA {
+    let e = if schema == crate::features::netflow::NETFLOW_SCHEMA {
         let col = |name: &str| {
-            use crate::netflow::features::{NETFLOW_CONTEXT, NETFLOW_FEATURES};
+            use crate::features::netflow::{NETFLOW_CONTEXT, NETFLOW_FEATURES};
             NETFLOW_FEATURES
                 .iter()
                 .chain(NETFLOW_CONTEXT)
@@ -418,19 +418,28 @@ fn glob(pattern: &str, s: &str) -> bool {
 /// `capture`, `src_ip`, `src_port`, `dst_ip`, `dst_port`, `transport`, `server`. Errors name the
 /// file and line.
 pub fn read_labels(path: &Path) -> Result<Vec<LabelRule>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("{}: cannot read labels", path.display()))?;
-    let mut lines = text.lines().enumerate().filter(|(_, l)| {
-        let t = l.trim();
-        !t.is_empty() && !t.starts_with('#')
-    });
-    let Some((_, header)) = lines.next() else {
-        bail!("{}: empty labels file", path.display());
+    let text = std::fs::read_to_string(path).map_err(|e| ModelError::io(path, "read labels", e))?;
+    // RFC 4180 CSV (a server name or capture pattern may be quoted); `#` lines are comments.
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .comment(Some(b'#'))
+        .from_reader(text.as_bytes());
+    let mut records = Vec::new();
+    for rec in reader.records() {
+        let rec = rec.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line());
+            invalid!("{}:{line}: {e}", path.display())
+        })?;
+        let line = rec.position().map_or(0, |p| p.line() as usize);
+        records.push((line, rec));
+    }
+    let mut lines = records.into_iter();
+    let Some((header_line, header)) = lines.next() else {
+        return Err(invalid!("{}: empty labels file", path.display()));
     };
-    let cols: Vec<String> = header
-        .split(',')
-        .map(|c| c.trim().to_ascii_lowercase())
-        .collect();
+    let cols: Vec<String> = header.iter().map(|c| c.to_ascii_lowercase()).collect();
     const KNOWN: &[&str] = &[
         "label",
         "capture",
@@ -442,21 +451,29 @@ pub fn read_labels(path: &Path) -> Result<Vec<LabelRule>> {
         "server",
     ];
     if let Some(c) = cols.iter().find(|c| !KNOWN.contains(&c.as_str())) {
-        bail!(
-            "{}:1: unknown column {c:?} (known: {})",
+        return Err(invalid!(
+            "{}:{header_line}: unknown column {c:?} (known: {})",
             path.display(),
             KNOWN.join(", ")
-        );
+        ));
     }
     if !cols.iter().any(|c| c == "label") {
-        bail!("{}:1: no `label` column", path.display());
+        return Err(invalid!(
+            "{}:{header_line}: no `label` column",
+            path.display()
+        ));
     }
     let mut rules = Vec::new();
-    for (i, line) in lines {
-        let at = || format!("{}:{}", path.display(), i + 1);
-        let vals: Vec<&str> = line.split(',').map(str::trim).collect();
+    for (i, rec) in lines {
+        let at = || format!("{}:{i}", path.display());
+        let vals: Vec<&str> = rec.iter().collect();
         if vals.len() != cols.len() {
-            bail!("{}: {} fields, header has {}", at(), vals.len(), cols.len());
+            return Err(invalid!(
+                "{}: {} fields, header has {}",
+                at(),
+                vals.len(),
+                cols.len()
+            ));
         }
         let mut r = LabelRule::default();
         let mut label = None;
@@ -466,18 +483,23 @@ pub fn read_labels(path: &Path) -> Result<Vec<LabelRule>> {
             }
             let ip = |v: &str| {
                 v.parse::<IpAddr>()
-                    .map_err(|_| anyhow!("{}: {c} {v:?} is not an IP address", at()))
+                    .map_err(|_| invalid!("{}: {c} {v:?} is not an IP address", at()))
             };
             let port = |v: &str| {
                 v.parse::<u16>()
-                    .map_err(|_| anyhow!("{}: {c} {v:?} is not a port", at()))
+                    .map_err(|_| invalid!("{}: {c} {v:?} is not a port", at()))
             };
             match c.as_str() {
                 "label" => {
                     label = Some(match v.to_ascii_lowercase().as_str() {
                         "mining" | "1" | "true" => true,
                         "benign" | "0" | "false" => false,
-                        other => bail!("{}: label {other:?} is not mining or benign", at()),
+                        other => {
+                            return Err(invalid!(
+                                "{}: label {other:?} is not mining or benign",
+                                at()
+                            ))
+                        }
                     })
                 }
                 "capture" => r.capture = Some(v.to_string()),
@@ -489,7 +511,7 @@ pub fn read_labels(path: &Path) -> Result<Vec<LabelRule>> {
                 _ => r.server = Some(v.to_string()),
             }
         }
-        r.mining = label.ok_or_else(|| anyhow!("{}: no label", at()))?;
+        r.mining = label.ok_or_else(|| invalid!("{}: no label", at()))?;
         rules.push(r);
     }
     Ok(rules)
@@ -614,8 +636,7 @@ pub fn write_window_table(path: &Path, flows: &[TrainFlow], feature_names: &[&st
         .iter()
         .flat_map(|f| window_rows(f, feature_names))
         .collect();
-    let file = std::fs::File::create(path)
-        .with_context(|| format!("{}: cannot create", path.display()))?;
+    let file = std::fs::File::create(path).map_err(|e| ModelError::io(path, "create", e))?;
     write_table(Box::new(file), path, format, &rows)?;
     Ok(())
 }
@@ -625,8 +646,7 @@ pub fn write_window_table(path: &Path, flows: &[TrainFlow], feature_names: &[&st
 fn table_format(path: &Path) -> Result<Format> {
     use std::io::Read;
     let mut b = [0u8; 4];
-    let mut f =
-        std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    let mut f = std::fs::File::open(path).map_err(|e| ModelError::io(path, "open", e))?;
     let n = f.read(&mut b).unwrap_or(0);
     let head = &b[..n];
     Ok(if head.starts_with(b"PAR1") {
@@ -642,23 +662,22 @@ fn table_format(path: &Path) -> Result<Format> {
 /// (NDJSON) without loading the rows.
 pub fn table_columns(path: &Path) -> Result<Vec<String>> {
     use std::io::BufRead;
-    let open =
-        || std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()));
+    let open = || std::fs::File::open(path).map_err(|e| ModelError::io(path, "open", e));
     match table_format(path)? {
         Format::Parquet => {
             let schema = ParquetReader::new(open()?)
                 .schema()
-                .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+                .map_err(|e| invalid!("{}: {e}", path.display()))?;
             Ok(schema.iter_names().map(|n| n.to_string()).collect())
         }
         format => {
             let mut first = String::new();
             std::io::BufReader::new(open()?)
                 .read_line(&mut first)
-                .with_context(|| format!("{}: cannot read", path.display()))?;
+                .map_err(|e| ModelError::io(path, "read", e))?;
             if format == Format::Ndjson {
                 let obj: Map<String, Value> = serde_json::from_str(first.trim())
-                    .map_err(|e| anyhow!("{}:1: {e}", path.display()))?;
+                    .map_err(|e| invalid!("{}:1: {e}", path.display()))?;
                 Ok(obj.keys().cloned().collect())
             } else {
                 Ok(first
@@ -675,8 +694,7 @@ pub fn table_columns(path: &Path) -> Result<Vec<String>> {
 /// the extension).
 pub fn read_frame(path: &Path) -> Result<DataFrame> {
     let format = table_format(path)?;
-    let file =
-        std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    let file = std::fs::File::open(path).map_err(|e| ModelError::io(path, "open", e))?;
     let df = match format {
         Format::Parquet => ParquetReader::new(file).finish(),
         Format::Ndjson => JsonReader::new(file)
@@ -688,7 +706,7 @@ pub fn read_frame(path: &Path) -> Result<DataFrame> {
             .try_into_reader_with_file_path(Some(path.to_path_buf()))
             .and_then(|r| r.finish()),
     };
-    df.map_err(|e| anyhow!("{}: {e}", path.display()))
+    df.map_err(|e| invalid!("{}: {e}", path.display()))
 }
 
 /// Reads a window table back into flows (rows of one flow grouped by capture, flow id and
@@ -702,11 +720,11 @@ pub fn read_window_table(path: &Path, feature_names: &[&str]) -> Result<Vec<Trai
         .filter(|c| df.column(c).is_err())
         .collect();
     if !missing.is_empty() {
-        bail!(
+        return Err(invalid!(
             "{}: not a window table of this feature schema; missing columns: {}",
             path.display(),
             missing.join(", ")
-        );
+        ));
     }
     let n = df.height();
     let strs = |name: &str| -> Result<Vec<Option<String>>> {
@@ -714,8 +732,12 @@ pub fn read_window_table(path: &Path, feature_names: &[&str]) -> Result<Vec<Trai
             Ok(c) => {
                 let c = c
                     .cast(&DataType::String)
-                    .map_err(|e| anyhow!("{}: column {name}: {e}", path.display()))?;
-                Ok(c.str()?.iter().map(|v| v.map(str::to_string)).collect())
+                    .map_err(|e| invalid!("{}: column {name}: {e}", path.display()))?;
+                Ok(c.str()
+                    .map_err(|e| ModelError::table(path, e))?
+                    .iter()
+                    .map(|v| v.map(str::to_string))
+                    .collect())
             }
             Err(_) => Ok(vec![None; n]),
         }
@@ -725,8 +747,11 @@ pub fn read_window_table(path: &Path, feature_names: &[&str]) -> Result<Vec<Trai
             Ok(c) => {
                 let c = c
                     .cast(&DataType::Float64)
-                    .map_err(|e| anyhow!("{}: column {name}: {e}", path.display()))?;
-                Ok(c.f64()?.iter().collect())
+                    .map_err(|e| invalid!("{}: column {name}: {e}", path.display()))?;
+                Ok(c.f64()
+                    .map_err(|e| ModelError::table(path, e))?
+                    .iter()
+                    .collect())
             }
             Err(_) => Ok(vec![None; n]),
         }
@@ -767,7 +792,7 @@ pub fn read_window_table(path: &Path, feature_names: &[&str]) -> Result<Vec<Trai
             match v.as_deref() {
                 None | Some("") => Ok(None),
                 Some(s) => s.parse().map(Some).map_err(|_| {
-                    anyhow!(
+                    invalid!(
                         "{} row {line}: {what} {s:?} is not an address",
                         path.display()
                     )
@@ -784,10 +809,12 @@ pub fn read_window_table(path: &Path, feature_names: &[&str]) -> Result<Vec<Trai
             Some("mining") => Some(true),
             Some("benign") => Some(false),
             None | Some("") => None,
-            Some(other) => bail!(
-                "{} row {line}: label {other:?} is not mining or benign",
-                path.display()
-            ),
+            Some(other) => {
+                return Err(invalid!(
+                    "{} row {line}: label {other:?} is not mining or benign",
+                    path.display()
+                ))
+            }
         };
         let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
         let meta = FlowMeta {

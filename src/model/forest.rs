@@ -12,7 +12,7 @@
 //! also gives each feature's contribution to a prediction (the change of the node mean along
 //! the path, summed over trees), which is how a verdict names the features that drove it.
 
-use anyhow::{anyhow, bail, Context, Result};
+use super::error::{fit_error, invalid, Result};
 use serde::{Deserialize, Serialize};
 use smartcore::ensemble::extra_trees_regressor::{
     ExtraTreesRegressor, ExtraTreesRegressorParameters,
@@ -169,14 +169,14 @@ impl FlatForest {
         p: &ForestParams,
     ) -> Result<(FlatForest, Vec<f64>)> {
         if rows.is_empty() {
-            bail!("no training rows");
+            return Err(fit_error!("no training rows"));
         }
         let n_features = rows[0].len();
         let x: Vec<Vec<f64>> = rows
             .iter()
             .map(|r| r.iter().map(|&v| clean(v) as f64).collect())
             .collect();
-        let x = DenseMatrix::from_2d_vec(&x).map_err(|e| anyhow!("training matrix: {e}"))?;
+        let x = DenseMatrix::from_2d_vec(&x).map_err(|e| fit_error!("training matrix: {e}"))?;
         let y: Vec<f64> = target.to_vec();
         let mtry = if p.mtry == 0 {
             ((n_features as f64).sqrt().round() as usize).max(1)
@@ -192,10 +192,10 @@ impl FlatForest {
                     .with_m(mtry)
                     .with_seed(p.seed);
                 let forest = RandomForestRegressor::fit_with_weights(&x, &y, weights, params)
-                    .map_err(|e| anyhow!("fitting the forest: {e}"))?;
+                    .map_err(|e| fit_error!("fitting the forest: {e}"))?;
                 let imp = forest
                     .compute_feature_importances()
-                    .map_err(|e| anyhow!("feature importances: {e}"))?;
+                    .map_err(|e| fit_error!("feature importances: {e}"))?;
                 (FlatForest::from_smartcore(&forest, n_features)?, imp)
             }
             ForestKind::Extra => {
@@ -206,10 +206,10 @@ impl FlatForest {
                     .with_m(mtry)
                     .with_seed(p.seed);
                 let forest = ExtraTreesRegressor::fit_with_weights(&x, &y, weights, params)
-                    .map_err(|e| anyhow!("fitting the forest: {e}"))?;
+                    .map_err(|e| fit_error!("fitting the forest: {e}"))?;
                 let imp = forest
                     .compute_feature_importances()
-                    .map_err(|e| anyhow!("feature importances: {e}"))?;
+                    .map_err(|e| fit_error!("feature importances: {e}"))?;
                 (FlatForest::from_smartcore(&forest, n_features)?, imp)
             }
         };
@@ -224,10 +224,11 @@ impl FlatForest {
     /// Copies a fitted smartcore forest (random forest or extra trees: both keep their trees
     /// in the same form) into arrays, through its serde form, re-laid out depth-first.
     pub fn from_smartcore<F: Serialize>(forest: &F, n_features: usize) -> Result<FlatForest> {
-        let v = serde_json::to_value(forest).context("serialising the fitted forest")?;
+        let v = serde_json::to_value(forest)
+            .map_err(|e| fit_error!("serialising the fitted forest: {e}"))?;
         let trees = find_key(&v, "trees")
             .and_then(|t| t.as_array())
-            .ok_or_else(|| anyhow!("fitted forest has no trees"))?;
+            .ok_or_else(|| invalid!("fitted forest has no trees"))?;
         let mut a = ForestArrays {
             n_features,
             ..Default::default()
@@ -235,14 +236,14 @@ impl FlatForest {
         for tree in trees {
             let nodes = find_key(tree, "nodes")
                 .and_then(|n| n.as_array())
-                .ok_or_else(|| anyhow!("tree without nodes"))?;
+                .ok_or_else(|| invalid!("tree without nodes"))?;
             a.roots.push(a.feature.len() as u32);
             // Depth-first: (smartcore node, index of the parent whose right child it is).
             let mut stack: Vec<(usize, Option<usize>)> = vec![(0, None)];
             while let Some((k, parent)) = stack.pop() {
                 let n = nodes
                     .get(k)
-                    .ok_or_else(|| anyhow!("tree refers to a missing node {k}"))?;
+                    .ok_or_else(|| invalid!("tree refers to a missing node {k}"))?;
                 let here = a.feature.len();
                 if let Some(p) = parent {
                     a.right[p] = here as u32;
@@ -250,7 +251,7 @@ impl FlatForest {
                 let num = |key: &str| n.get(key).and_then(|x| x.as_f64());
                 let child = |key: &str| n.get(key).and_then(|x| x.as_u64());
                 a.value
-                    .push(num("output").ok_or_else(|| anyhow!("node without output"))? as f32);
+                    .push(num("output").ok_or_else(|| invalid!("node without output"))? as f32);
                 match (
                     num("split_value"),
                     child("true_child"),
@@ -261,7 +262,7 @@ impl FlatForest {
                             .get("split_feature")
                             .and_then(|x| x.as_u64())
                             .filter(|&f| (f as usize) < n_features && f < LEAF as u64)
-                            .ok_or_else(|| anyhow!("split on a feature out of range"))?;
+                            .ok_or_else(|| invalid!("split on a feature out of range"))?;
                         a.feature.push(f as u16);
                         a.threshold.push(threshold_f32(t));
                         a.right.push(0);
@@ -276,7 +277,7 @@ impl FlatForest {
                     }
                 }
                 if a.feature.len() > u32::MAX as usize / 2 {
-                    bail!("forest too large");
+                    return Err(invalid!("forest too large"));
                 }
             }
         }
@@ -291,26 +292,26 @@ impl FlatForest {
         let a = &self.arrays;
         let n = a.feature.len();
         if a.threshold.len() != n || a.right.len() != n || a.value.len() != n {
-            bail!("forest arrays differ in length");
+            return Err(invalid!("forest arrays differ in length"));
         }
         if a.roots.is_empty() || a.roots.iter().any(|&r| r as usize >= n) {
-            bail!("forest roots out of range");
+            return Err(invalid!("forest roots out of range"));
         }
         if self.n_features > LEAF as usize {
-            bail!("too many features");
+            return Err(invalid!("too many features"));
         }
         for i in 0..n {
             if a.feature[i] != LEAF {
                 if a.feature[i] as usize >= self.n_features {
-                    bail!(
+                    return Err(invalid!(
                         "node {i} splits on feature {} of {}",
                         a.feature[i],
                         self.n_features
-                    );
+                    ));
                 }
                 let r = a.right[i] as usize;
                 if i + 1 >= n || r <= i + 1 || r >= n {
-                    bail!("node {i} has children outside the tree");
+                    return Err(invalid!("node {i} has children outside the tree"));
                 }
             }
         }

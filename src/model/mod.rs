@@ -1,6 +1,7 @@
 //! The flow-shape classifier: finds pools no feed knows from the shape of their flows.
 //!
-//! [`data`] gathers labelled flows (from captures or window tables), [`forest`] fits a
+//! [`load`] reads the inputs of training and evaluation, [`data`] labels flows and reads and
+//! writes window tables, [`forest`] fits a
 //! probability forest with smartcore and compiles it into flat arrays, [`train`] runs grouped
 //! cross-validation by pool, calibrates the forest's output into a probability and picks the
 //! `suspect` and `mining` thresholds on held-out flows, and [`metrics`] has the measures. A
@@ -9,21 +10,25 @@
 //! [`Model`] puts it behind the scorer's [`FlowModel`] trait.
 
 pub mod data;
+mod error;
 pub mod forest;
+pub mod load;
 pub mod metrics;
 pub mod train;
 
 use crate::features::shape::{SHAPE_CONTEXT, SHAPE_FEATURES, SHAPE_SCHEMA};
 use crate::output::FlowRecord;
 use crate::score::{FlowModel, ModelOutput, ModelSays, Verdict};
-use anyhow::{anyhow, bail, Context, Result};
+use error::invalid;
+pub use error::{ModelError, Result};
 use forest::FlatForest;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 use train::{CvReport, TrainOptions};
 
-pub use crate::netflow::features::NETFLOW_SCHEMA;
+pub use crate::features::netflow::NETFLOW_SCHEMA;
+pub use load::{load_training, FeatureSet, LabelFrom, TrainingData, TrainingInputs};
 
 /// Rows of the flow-only feature set for a record: its own when it came from a flow export,
 /// else what an exporter would have reported for the capture's flow (one record each way).
@@ -31,8 +36,8 @@ pub fn netflow_rows(rec: &FlowRecord) -> Vec<Vec<f32>> {
     if rec.model_schema == NETFLOW_SCHEMA {
         return rec.model_rows.clone();
     }
-    let c = crate::netflow::features::conversation_from_flow_record(rec);
-    vec![crate::netflow::features::netflow_features(&c)]
+    let c = crate::features::netflow::conversation_from_flow_record(rec);
+    vec![crate::features::netflow::netflow_features(&c)]
 }
 
 /// The flow-export rows of a record by variant, for training the flow-only model: a flow
@@ -66,20 +71,20 @@ const TOP_FEATURES: usize = 3;
 pub fn schema_features(schema: &str) -> Option<Vec<&'static str>> {
     match schema {
         SHAPE_SCHEMA => Some(SHAPE_FEATURES.to_vec()),
-        NETFLOW_SCHEMA => Some(crate::netflow::features::NETFLOW_FEATURES.to_vec()),
+        NETFLOW_SCHEMA => Some(crate::features::netflow::NETFLOW_FEATURES.to_vec()),
         _ => None,
     }
 }
 
 /// Every column of a schema's rows: the features, then the context columns the gate and the
 /// weighting read (window rows carry [`SHAPE_CONTEXT`], flow-export rows
-/// [`crate::netflow::features::NETFLOW_CONTEXT`]). Window tables hold these columns.
+/// [`crate::features::netflow::NETFLOW_CONTEXT`]). Window tables hold these columns.
 pub fn schema_columns(schema: &str) -> Option<Vec<&'static str>> {
     let mut cols = schema_features(schema)?;
     if schema == SHAPE_SCHEMA {
         cols.extend_from_slice(SHAPE_CONTEXT);
     } else if schema == NETFLOW_SCHEMA {
-        cols.extend_from_slice(crate::netflow::features::NETFLOW_CONTEXT);
+        cols.extend_from_slice(crate::features::netflow::NETFLOW_CONTEXT);
     }
     Some(cols)
 }
@@ -214,8 +219,8 @@ impl ModelFile {
     /// Reads and checks a model file: format, a feature schema this build computes with the
     /// same feature names in the same order, and a forest whose indices are all in range.
     pub fn load(path: &Path) -> Result<ModelFile> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("{}: cannot read model", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| ModelError::io(path, "read model", e))?;
         ModelFile::parse(&text, &path.display().to_string())
     }
 
@@ -235,47 +240,47 @@ impl ModelFile {
     /// Parses and checks the JSON text of a model; `origin` names it in messages.
     pub fn parse(text: &str, origin: &str) -> Result<ModelFile> {
         let m: ModelFile = serde_json::from_str(text).map_err(|e| {
-            anyhow!(
+            invalid!(
                 "{origin}: not a poolscope model (line {}, column {}: {e})",
                 e.line(),
                 e.column()
             )
         })?;
         if m.format != MODEL_FORMAT {
-            bail!(
+            return Err(invalid!(
                 "{origin}: model format {:?}, this poolscope reads {MODEL_FORMAT:?}",
                 m.format
-            );
+            ));
         }
         let Some(expected) = extra_schema_features(&m.schema) else {
-            bail!(
+            return Err(invalid!(
                 "{origin}: feature schema {:?} is unknown to this poolscope; retrain the model with `poolscope train`",
                 m.schema
-            );
+            ));
         };
         if m.features != expected {
-            bail!(
+            return Err(invalid!(
                 "{origin}: the model was trained on {} features of schema {:?} that differ from the {} this poolscope computes; retrain it with `poolscope train`",
                 m.features.len(),
                 m.schema,
                 expected.len()
-            );
+            ));
         }
         if m.forest.n_features != m.features.len() {
-            bail!("{origin}: forest and feature list disagree");
+            return Err(invalid!("{origin}: forest and feature list disagree"));
         }
         m.forest
             .check()
-            .map_err(|e| anyhow!("{origin}: damaged forest: {e}"))?;
+            .map_err(|e| invalid!("{origin}: damaged forest: {e}"))?;
         Ok(m)
     }
 
-    /// Writes the model (via a temporary file, so a failed write leaves the old one).
+    /// Writes the model atomically, so a failed write leaves the old one.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_string(self)?;
-        let tmp = path.with_extension("model.tmp");
-        std::fs::write(&tmp, text).with_context(|| format!("{}: cannot write", tmp.display()))?;
-        std::fs::rename(&tmp, path).with_context(|| format!("{}: cannot write", path.display()))?;
+        let text =
+            serde_json::to_string(self).map_err(|e| invalid!("serialising the model: {e}"))?;
+        crate::output::write_atomic(path, text.as_bytes())
+            .map_err(|e| ModelError::io(path, "write", e))?;
         Ok(())
     }
 

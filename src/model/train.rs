@@ -9,13 +9,13 @@
 //! ways, as an analyst would meet them.
 
 use super::data::{scored_rows, Eligibility, Gate, TrainFlow};
+use super::error::{invalid, ModelError, Result};
 use super::forest::{FlatForest, ForestParams};
 use super::metrics::{
     at_threshold, average_precision, roc_auc, threshold_for_fp_rate, wilson_interval, ThresholdRow,
 };
 use super::MODEL_FORMAT;
 use super::{schema_features, Calibration, Importance, ModelFile, Thresholds, TrainingSummary};
-use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -314,7 +314,7 @@ fn matrix(
                     let t = if schema == crate::features::shape::SHAPE_SCHEMA {
                         r.get(span_col)
                     } else {
-                        r.get(crate::netflow::features::NETFLOW_FEATURES.len())
+                        r.get(crate::features::netflow::NETFLOW_FEATURES.len())
                     };
                     t.filter(|t| t.is_finite()).map_or(1.0, |&t| {
                         (t as f64 / crate::features::shape::WINDOW_S).clamp(0.1, 1.0)
@@ -390,14 +390,9 @@ fn predict(
     }
 }
 
-/// A stable hash of a string with a seed (FNV-1a), for fold assignment.
+/// A stable hash of a string with a seed, for fold assignment.
 fn hash(s: &str, seed: u64) -> u64 {
-    let mut h = 0xcbf29ce484222325u64 ^ seed.wrapping_mul(0x100000001b3);
-    for b in s.bytes() {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x100000001b3);
-    }
-    h
+    crate::hash::fnv1a_seeded(seed, s.as_bytes())
 }
 
 /// Assigns pool groups to folds: groups with mining flows are spread first, then benign ones,
@@ -439,22 +434,10 @@ fn assign_folds(
     out
 }
 
-/// Why an evaluation could not run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TooFewPools(pub String);
-
-impl std::fmt::Display for TooFewPools {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for TooFewPools {}
-
 /// Grouped k-fold cross-validation: each fold's flows are scored by a forest fitted on the
 /// other folds, so no pool is ever scored by a model that saw it. Every labelled flow with data
 /// both ways gets a prediction; those the gate keeps from the model are marked not judged.
-/// Fails with [`TooFewPools`] when a fold's training part lacks a class.
+/// Fails with [`ModelError::TooFewPools`] when a fold's training part lacks a class.
 pub fn cross_validate(
     flows: &[TrainFlow],
     schema: &str,
@@ -482,11 +465,10 @@ pub fn cross_validate(
             .map(|&i| flows[i].label == Some(true))
             .collect();
         if classes.len() < 2 {
-            return Err(TooFewPools(format!(
+            return Err(ModelError::TooFewPools(format!(
                 "fold {fold} has training flows of one class only: too few pools to cross-validate with {} folds",
                 opts.folds
-            ))
-            .into());
+            )));
         }
         let forest = if test.iter().any(|p| p.1) {
             Some(fit(flows, &train, schema, opts)?)
@@ -763,7 +745,7 @@ pub fn train(
     let idx = judged(flows, schema, &opts.gate);
     let summary = summarise(flows, schema, opts, &idx, inputs);
     if summary.mining_flows == 0 || summary.benign_flows == 0 {
-        bail!(
+        return Err(invalid!(
             "training needs mining and benign flows the model can judge; labelled: {} mining, {} benign (of {} flows, {} unlabelled, {} the model does not apply to, {} with too little data)",
             summary.mining_flows,
             summary.benign_flows,
@@ -771,7 +753,7 @@ pub fn train(
             summary.unlabelled_flows,
             summary.ineligible_flows,
             summary.insufficient_flows
-        );
+        ));
     }
     let (cv, thresholds, calibration) = if opts.folds >= 2 {
         let oof = cross_validate(flows, schema, opts, progress)?;

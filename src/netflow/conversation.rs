@@ -15,50 +15,13 @@
 //! input size.
 
 use super::ExportRecord;
-use crate::flow::key::FxBuildHasher;
 use crate::flow::table::{is_service_port, EPHEMERAL_START};
+use crate::hash::FxBuildHasher;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-/// Running mean and variance (Welford), so a conversation keeps no per-record lists.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct RunningStats {
-    /// Number of values.
-    pub n: u64,
-    mean: f64,
-    m2: f64,
-}
-
-impl RunningStats {
-    /// Adds a value.
-    pub fn push(&mut self, x: f64) {
-        self.n += 1;
-        let d = x - self.mean;
-        self.mean += d / self.n as f64;
-        self.m2 += d * (x - self.mean);
-    }
-
-    /// Mean, NaN when empty.
-    pub fn mean(&self) -> f64 {
-        if self.n == 0 {
-            f64::NAN
-        } else {
-            self.mean
-        }
-    }
-
-    /// Coefficient of variation (population standard deviation / mean); NaN with fewer than
-    /// two values, 0 when the mean is 0.
-    pub fn cv(&self) -> f64 {
-        if self.n < 2 {
-            return f64::NAN;
-        }
-        if self.mean == 0.0 {
-            return 0.0;
-        }
-        (self.m2 / self.n as f64).sqrt() / self.mean
-    }
-}
+/// Running statistics of the records, so a conversation keeps no per-record lists.
+pub use crate::stats::Moments as RunningStats;
 
 /// One direction of a conversation.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -521,9 +484,9 @@ mod tests {
         assert_eq!(c.stitched_records(), 3);
         assert_eq!(c.first, 1000.0);
         assert_eq!(c.last, 1000.0 + 600.0 + 299.5);
-        assert_eq!(c.record_durations.n, 6);
+        assert_eq!(c.record_durations.count(), 6);
         // Gaps between pieces of one direction: 1 s (client) and 0.6 s (server), twice each.
-        assert_eq!(c.gaps.n, 4);
+        assert_eq!(c.gaps.count(), 4);
         assert!((c.gaps.mean() - 0.8).abs() < 1e-9);
         assert_eq!(
             stats,
@@ -565,7 +528,7 @@ mod tests {
         assert_eq!(convs.len(), 1);
         assert_eq!(stats.stitched, 1);
         // Per-record pace: 10 and 12 packets a minute.
-        assert_eq!(convs[0].record_rates.n, 2);
+        assert_eq!(convs[0].record_rates.count(), 2);
         assert!((convs[0].record_rates.mean() - 11.0).abs() < 1e-9);
         // The connection was closed: what comes 200 s later is another one.
         let mut closed = recs.clone();

@@ -11,8 +11,8 @@
 //! Both directions are cut together.
 
 use super::conversation::{Conversation, StitchConfig, Stitcher};
-use super::features::netflow_features;
 use super::ExportRecord;
+use crate::features::netflow::netflow_features;
 use crate::flow::direction::Direction;
 use std::net::IpAddr;
 
@@ -174,7 +174,7 @@ impl ExporterCuts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::netflow::features::{NETFLOW_CONTEXT, NETFLOW_FEATURES};
+    use crate::features::netflow::{NETFLOW_CONTEXT, NETFLOW_FEATURES};
     use Direction::{ClientToServer as C2S, ServerToClient as S2C};
 
     fn col(row: &[f32], name: &str) -> f32 {

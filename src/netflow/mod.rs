@@ -4,7 +4,7 @@
 //! Everything becomes [`ExportRecord`]s (one direction of one flow as an exporter saw it);
 //! the [`conversation::Stitcher`] pairs the two directions and stitches the pieces that active
 //! timeouts cut, and each conversation becomes a [`FlowRecord`] shaped like those of packet
-//! captures, carrying the flow-only feature vector of [`features`] (`netflow-v2`) as its model
+//! captures, carrying the flow-only feature vector of [`crate::features::netflow`] (`netflow-v2`) as its model
 //! row. Exports have no payload, so the TLS, DNS and Stratum columns stay empty and the
 //! packet-capture features are NaN; matching against the feeds works on addresses and ports as
 //! for captures. Nothing in a damaged or unsupported export stops a run: it is counted in
@@ -13,14 +13,13 @@
 pub mod conversation;
 pub mod cuts;
 pub mod export;
-pub mod features;
 pub mod table;
 
-pub use conversation::{Conversation, StitchConfig, Stitcher};
-pub use export::{is_flow_export_pcap, NetflowDecoder};
-pub use features::{
+pub use crate::features::netflow::{
     conversation_from_flow_record, netflow_features, NETFLOW_FEATURES, NETFLOW_SCHEMA,
 };
+pub use conversation::{Conversation, StitchConfig, Stitcher};
+pub use export::{is_flow_export_pcap, NetflowDecoder};
 pub use table::{parse_map, ColumnMap};
 
 use crate::dissect::tls::TlsInfo;
@@ -136,10 +135,12 @@ pub fn detect(path: &Path) -> Result<InputFormat, Error> {
         return if is_flow_export_pcap(path)? {
             Ok(InputFormat::ExportPcap)
         } else {
-            Err(Error::Usage(format!(
-                "{label}: a packet capture without NetFlow/IPFIX export traffic; read it with \
-                 `poolscope extract`"
-            )))
+            Err(Error::Unusable {
+                path: label,
+                reason: "a packet capture without NetFlow/IPFIX export traffic; read it with \
+                         `poolscope extract`"
+                    .into(),
+            })
         };
     }
     if head.starts_with(b"PAR1") {
@@ -312,8 +313,8 @@ impl NetflowSummary {
 pub fn read_flow_export(
     path: &Path,
     opts: &NetflowOptions,
-    sink: &mut dyn FnMut(FlowRecord) -> anyhow::Result<()>,
-) -> anyhow::Result<NetflowSummary> {
+    sink: &mut dyn FnMut(FlowRecord) -> crate::error::Result<()>,
+) -> crate::error::Result<NetflowSummary> {
     read_flow_exports(&[path.to_path_buf()], opts, sink)
 }
 
@@ -322,8 +323,8 @@ pub fn read_flow_export(
 pub fn read_flow_exports(
     paths: &[PathBuf],
     opts: &NetflowOptions,
-    sink: &mut dyn FnMut(FlowRecord) -> anyhow::Result<()>,
-) -> anyhow::Result<NetflowSummary> {
+    sink: &mut dyn FnMut(FlowRecord) -> crate::error::Result<()>,
+) -> crate::error::Result<NetflowSummary> {
     let mut decoder = NetflowDecoder::new();
     let mut pipe = Pipeline {
         stitcher: Stitcher::new(StitchConfig {
@@ -413,11 +414,11 @@ struct Pipeline<'a> {
     records: u64,
     other: u64,
     /// The sink's first error, when it came from inside a decoder callback.
-    failed: Option<anyhow::Error>,
+    failed: Option<Error>,
 }
 
 impl Pipeline<'_> {
-    fn feed(&mut self, r: ExportRecord) -> anyhow::Result<()> {
+    fn feed(&mut self, r: ExportRecord) -> crate::error::Result<()> {
         self.records += 1;
         if r.protocol != 6 && r.protocol != 17 {
             self.other += 1;
@@ -434,8 +435,8 @@ impl Pipeline<'_> {
 struct ConversationWriter<'a> {
     next_id: u64,
     capture: Arc<str>,
-    err: Option<anyhow::Error>,
-    sink: &'a mut dyn FnMut(FlowRecord) -> anyhow::Result<()>,
+    err: Option<Error>,
+    sink: &'a mut dyn FnMut(FlowRecord) -> crate::error::Result<()>,
 }
 
 impl ConversationWriter<'_> {
@@ -450,7 +451,7 @@ impl ConversationWriter<'_> {
         }
     }
 
-    fn check(&mut self) -> anyhow::Result<()> {
+    fn check(&mut self) -> crate::error::Result<()> {
         match self.err.take() {
             Some(e) => Err(e),
             None => Ok(()),

@@ -135,19 +135,18 @@ pub fn parse_time(s: &str) -> Option<f64> {
     if t.next().is_some() || hh > 23 || mm > 59 || !(0.0..61.0).contains(&ss) {
         return None;
     }
-    Some((days_from_civil(y, m, day) * 86_400 + hh * 3600 + mm * 60) as f64 + ss)
+    let date = time::Date::from_calendar_date(
+        i32::try_from(y).ok()?,
+        time::Month::try_from(u8::try_from(m).ok()?).ok()?,
+        u8::try_from(day).ok()?,
+    )
+    .ok()?;
+    let days = i64::from(date.to_julian_day()) - UNIX_EPOCH_JULIAN_DAY;
+    Some((days * 86_400 + hh * 3600 + mm * 60) as f64 + ss)
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (the usual era arithmetic).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
+/// The Julian day number of 1970-01-01.
+const UNIX_EPOCH_JULIAN_DAY: i64 = 2_440_588;
 
 /// A protocol as a number or a name (`TCP`, `udp`, `ICMP`, …).
 pub fn parse_protocol(s: &str) -> Option<u8> {
@@ -240,11 +239,14 @@ fn resolve(header: &[String], map: &ColumnMap, label: &str) -> Result<Columns> {
         names.push(at.map(|i| header[i].trim().to_string()));
     }
     if !missing.is_empty() {
-        return Err(Error::Usage(format!(
-            "{label}: the table lacks {}; map columns with --map {}",
-            missing.join(", "),
-            "src_ip=COL,dst_ip=COL,..."
-        )));
+        return Err(Error::Unusable {
+            path: label.to_string(),
+            reason: format!(
+                "the table lacks {}; map columns with --map {}",
+                missing.join(", "),
+                "src_ip=COL,dst_ip=COL,..."
+            ),
+        });
     }
     Ok(Columns { names })
 }
@@ -317,17 +319,25 @@ fn slice_records(
     label: &str,
     first_line: u64,
     summary: &mut NetflowSummary,
-    out: &mut dyn FnMut(ExportRecord) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
+    out: &mut dyn FnMut(ExportRecord) -> Result<()>,
+) -> Result<()> {
+    let table = |source| Error::Table {
+        path: label.to_string(),
+        what: "line",
+        row: first_line,
+        source,
+    };
     let mut cas: Vec<Option<StringChunked>> = Vec::with_capacity(cols.names.len());
     for name in &cols.names {
         cas.push(match name {
             Some(n) => {
                 let s = df
-                    .column(n)?
+                    .column(n)
+                    .map_err(table)?
                     .as_materialized_series()
-                    .cast(&DataType::String)?;
-                Some(s.str()?.rechunk().into_owned())
+                    .cast(&DataType::String)
+                    .map_err(table)?;
+                Some(s.str().map_err(table)?.rechunk().into_owned())
             }
             None => None,
         });
@@ -379,8 +389,8 @@ pub fn read_csv(
     path: &Path,
     map: &ColumnMap,
     summary: &mut NetflowSummary,
-    out: &mut dyn FnMut(ExportRecord) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
+    out: &mut dyn FnMut(ExportRecord) -> Result<()>,
+) -> Result<()> {
     let label = path.display().to_string();
     let file = std::fs::File::open(path).map_err(|source| Error::Io {
         path: label.clone(),
@@ -401,15 +411,18 @@ pub fn read_csv_from<R: Read>(
     mut input: BufReader<R>,
     map: &ColumnMap,
     summary: &mut NetflowSummary,
-    out: &mut dyn FnMut(ExportRecord) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
+    out: &mut dyn FnMut(ExportRecord) -> Result<()>,
+) -> Result<()> {
     let io = |source| Error::Io {
         path: label.to_string(),
         source,
     };
     let mut header = String::new();
     if input.read_line(&mut header).map_err(io)? == 0 {
-        return Err(Error::Usage(format!("{label}: empty table")).into());
+        return Err(Error::Unusable {
+            path: label.to_string(),
+            reason: "empty table".into(),
+        });
     }
     let header = header.trim_end_matches(['\r', '\n']).to_string();
     let separator = if header.contains(',') {
@@ -462,11 +475,13 @@ pub fn read_csv_from<R: Read>(
         if rows == 0 {
             break;
         }
-        let df = parse_slice(std::mem::take(&mut buf), separator).map_err(|e| Error::Corrupt {
-            path: label.to_string(),
-            offset: start_line,
-            reason: format!("lines {start_line}..: {e}"),
-        })?;
+        let df =
+            parse_slice(std::mem::take(&mut buf), separator).map_err(|source| Error::Table {
+                path: label.to_string(),
+                what: "line",
+                row: start_line,
+                source,
+            })?;
         slice_records(&df, &cols, label, start_line, summary, out)?;
         buf = Vec::with_capacity(SLICE_BYTES + 4096);
     }
@@ -481,8 +496,8 @@ pub fn read_parquet(
     path: &Path,
     map: &ColumnMap,
     summary: &mut NetflowSummary,
-    out: &mut dyn FnMut(ExportRecord) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
+    out: &mut dyn FnMut(ExportRecord) -> Result<()>,
+) -> Result<()> {
     let label = path.display().to_string();
     let open = || {
         std::fs::File::open(path).map_err(|source| Error::Io {
@@ -491,7 +506,7 @@ pub fn read_parquet(
         })
     };
     let mut reader = ParquetReader::new(open()?);
-    let schema = reader.schema().map_err(|e| Error::NotCapture {
+    let schema = reader.schema().map_err(|e| Error::Unusable {
         path: label.clone(),
         reason: format!("unreadable Parquet: {e}"),
     })?;
@@ -500,17 +515,23 @@ pub fn read_parquet(
     let mut projected: Vec<String> = cols.names.iter().flatten().cloned().collect();
     projected.sort_by_key(|n| names.iter().position(|x| x == n));
     projected.dedup();
-    let total = reader.num_rows()?;
+    let total = reader.num_rows().map_err(|source| Error::Table {
+        path: label.clone(),
+        what: "row",
+        row: 0,
+        source,
+    })?;
     let mut offset = 0usize;
     while offset < total {
         let df = ParquetReader::new(open()?)
             .with_columns(Some(projected.clone()))
             .with_slice(Some((offset, PARQUET_ROWS)))
             .finish()
-            .map_err(|e| Error::Corrupt {
+            .map_err(|source| Error::Table {
                 path: label.clone(),
-                offset: offset as u64,
-                reason: format!("rows {offset}..: {e}"),
+                what: "row",
+                row: offset as u64,
+                source,
             })?;
         if df.height() == 0 {
             break;

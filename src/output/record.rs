@@ -38,6 +38,7 @@ pub const SCORE_COLUMNS: &[&str] = &[
     "reasons",
     "model_score",
     "model_verdict",
+    "evidence",
 ];
 
 /// A flow's verdict as written: kept as plain values so the output layer needs nothing from
@@ -54,6 +55,9 @@ pub struct VerdictColumns {
     pub model_score: Option<f64>,
     /// The model's own verdict by its thresholds, when it may judge the flow.
     pub model_verdict: Option<&'static str>,
+    /// The evidence behind the verdict as JSON objects with a `kind` (`stratum`, `feed`,
+    /// `model`, `probe`) and its values; in CSV and Parquet, one JSON text per item.
+    pub evidence: Vec<serde_json::Value>,
 }
 
 /// The columns the dissectors fill (TLS, DNS, mining protocol), after [`CORE_COLUMNS`] and
@@ -222,6 +226,7 @@ impl Serialize for FlowRecord {
             reasons,
             model_score,
             model_verdict,
+            evidence,
         }) = verdict
         {
             m.serialize_entry("verdict", verdict)?;
@@ -229,6 +234,7 @@ impl Serialize for FlowRecord {
             m.serialize_entry("reasons", reasons)?;
             m.serialize_entry("model_score", model_score)?;
             m.serialize_entry("model_verdict", model_verdict)?;
+            m.serialize_entry("evidence", evidence)?;
         }
         let TlsInfo {
             tls_version,

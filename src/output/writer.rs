@@ -64,10 +64,7 @@ impl RecordWriter {
     /// `scored`, the table has the verdict columns.
     pub fn new(out: Box<dyn Write>, path: PathBuf, format: Format, scored: bool) -> Result<Self> {
         let out = BufWriter::with_capacity(1 << 16, out);
-        let err = |e: PolarsError| Error::Output {
-            path: path.clone(),
-            reason: e.to_string(),
-        };
+        let err = |e: PolarsError| Error::output_table(path.clone(), e);
         let sink = match format {
             Format::Ndjson => Sink::Ndjson(out),
             Format::Csv => Sink::Csv(
@@ -102,8 +99,7 @@ impl RecordWriter {
         self.rows += 1;
         match &mut self.sink {
             Sink::Ndjson(w) => {
-                serde_json::to_writer(&mut *w, &rec)
-                    .map_err(|e| io_err(&self.path, std::io::Error::other(e)))?;
+                serde_json::to_writer(&mut *w, &rec).map_err(|e| io_err(&self.path, e.into()))?;
                 w.write_all(b"\n").map_err(|e| io_err(&self.path, e))?;
                 Ok(())
             }
@@ -149,18 +145,12 @@ impl RecordWriter {
 }
 
 fn io_err(path: &Path, e: std::io::Error) -> Error {
-    Error::Output {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    }
+    Error::output(path, e)
 }
 
 fn polars_err(path: &Path, e: PolarsError) -> Error {
-    // A closed pipe surfaces through polars as an I/O error; keep it recognisable.
-    Error::Output {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    }
+    // A closed pipe surfaces through polars as an I/O error; it keeps its kind.
+    Error::output_table(path, e)
 }
 
 /// How list columns (ALPN, SANs, chain hashes, DNS names) are written: CSV has no lists, so
@@ -201,7 +191,7 @@ pub fn schema(lists: Lists, scored: bool) -> Schema {
         for &name in SCORE_COLUMNS {
             let dt = match name {
                 "score" | "model_score" => DataType::Float64,
-                "reasons" => list_type(lists),
+                "reasons" | "evidence" => list_type(lists),
                 _ => DataType::String,
             };
             s.with_column(name.into(), dt);
@@ -311,6 +301,18 @@ pub fn to_dataframe(recs: &[FlowRecord], lists: Lists, scored: bool) -> PolarsRe
                 .map(|r| r.verdict.as_ref().and_then(|v| v.model_verdict))
                 .collect::<Vec<Option<&str>>>(),
         ));
+        let evidence: Vec<Vec<String>> = recs
+            .iter()
+            .map(|r| {
+                r.verdict.as_ref().map_or_else(Vec::new, |v| {
+                    v.evidence.iter().map(|e| e.to_string()).collect()
+                })
+            })
+            .collect();
+        cols.push(list_col(
+            "evidence",
+            evidence.iter().map(|v| &v[..]).collect(),
+        ));
     }
     fn opt(name: &str, recs: &[FlowRecord], f: impl Fn(&FlowRecord) -> Option<&str>) -> Column {
         Column::new(
@@ -407,7 +409,7 @@ pub fn write_table(
     let io = |e: std::io::Error| io_err(path, e);
     if format == Format::Ndjson {
         for r in rows {
-            serde_json::to_writer(&mut out, r).map_err(|e| io(std::io::Error::other(e)))?;
+            serde_json::to_writer(&mut out, r).map_err(|e| io(e.into()))?;
             out.write_all(b"\n").map_err(io)?;
         }
         return out.flush().map_err(io);

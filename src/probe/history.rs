@@ -13,31 +13,16 @@
 //! replaces the old one, and replaces it atomically (temporary file, fsync, rename), so a crash
 //! leaves either the old feed or the new one, never half of one.
 
-use super::refresh::ReportRow;
+use super::refresh::{CertChange, CertStatus, EndpointStatus, ReportRow};
 use crate::intel::feeds::split_header;
 use crate::intel::value::parse_hex;
 use crate::intel::{FeedError, FeedFile, PoolFeed};
 use serde::Serialize;
 use std::collections::HashSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The source name of rows a refresh writes.
 pub const REFRESH_SOURCE: &str = "refresh";
-
-/// What one successful probe changed in the certificate feed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CertChange {
-    /// SHA-256 of the leaf certificate seen.
-    pub sha256: String,
-    /// `new`: no row of the feed had this certificate; `known`: some row had.
-    pub cert: &'static str,
-    /// `first`: the history had never seen this endpoint; `same`: it served this certificate
-    /// last time too; `rotated`: it served another one (`previous_sha256`).
-    pub endpoint: &'static str,
-    /// The certificate the endpoint served before a rotation.
-    pub previous_sha256: Option<String>,
-}
 
 /// A rotation: the endpoint and its old and new certificate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -366,25 +351,29 @@ pub fn apply(
             }
         }
         let endpoint = match (&previous, already) {
-            (Some(_), _) => "rotated",
-            (None, true) => "same",
-            (None, false) => "first",
+            (Some(_), _) => EndpointStatus::Rotated,
+            (None, true) => EndpointStatus::Same,
+            (None, false) => EndpointStatus::First,
         };
         match endpoint {
-            "rotated" => report.rotations.push(Rotation {
+            EndpointStatus::Rotated => report.rotations.push(Rotation {
                 key: key.clone(),
                 previous_sha256: previous.clone().unwrap_or_default(),
                 sha256: sha256.clone(),
             }),
-            "same" => report.unchanged += 1,
-            _ => report.first_seen += 1,
+            EndpointStatus::Same => report.unchanged += 1,
+            EndpointStatus::First => report.first_seen += 1,
         }
         if !cert_known {
             report.new_certs += 1;
         }
         row.feed = Some(CertChange {
             sha256,
-            cert: if cert_known { "known" } else { "new" },
+            cert: if cert_known {
+                CertStatus::Known
+            } else {
+                CertStatus::New
+            },
             endpoint,
             previous_sha256: previous,
         });
@@ -403,34 +392,7 @@ pub fn apply(
     Ok(report)
 }
 
-/// Replaces `path` with `bytes` atomically: a temporary file beside it, written and synced,
-/// then renamed over it (and the directory synced, where the platform allows).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
+pub use crate::output::write_atomic;
 
 #[cfg(test)]
 mod tests {
@@ -498,10 +460,10 @@ mod tests {
         let r = apply(dir.path(), &mut rows, "2026-01-01", true).unwrap();
         assert_eq!((r.new_certs, r.first_seen, r.rows_added), (1, 2, 1));
         assert!(r.written);
-        assert_eq!(rows[0].feed.as_ref().unwrap().cert, "new");
+        assert_eq!(rows[0].feed.as_ref().unwrap().cert, CertStatus::New);
         assert_eq!(
             rows[1].feed.as_ref().unwrap().cert,
-            "known",
+            CertStatus::Known,
             "after the first row"
         );
         assert!(rows[2].feed.is_none());
@@ -527,8 +489,11 @@ mod tests {
         assert_eq!(r.unchanged, 1);
         assert_eq!(r.new_certs, 1, "cert 3 is known from the learned row");
         let fa = rows[0].feed.as_ref().unwrap();
-        assert_eq!((fa.cert, fa.endpoint), ("new", "rotated"));
-        assert_eq!(rows[2].feed.as_ref().unwrap().cert, "known");
+        assert_eq!(
+            (fa.cert, fa.endpoint),
+            (CertStatus::New, EndpointStatus::Rotated)
+        );
+        assert_eq!(rows[2].feed.as_ref().unwrap().cert, CertStatus::Known);
         let feed = PoolFeed::load(dir.path()).unwrap();
         let c1 = feed
             .certs

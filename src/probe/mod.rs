@@ -4,15 +4,15 @@
 //! records the chain and the server's JA3S/JA4S, and, when asked, speaks Stratum to see whether
 //! the server answers like a pool. [`refresh`] runs that over a whole endpoint list with
 //! bounded concurrency, retries and a per-host rate limit, and [`history`] folds the results
-//! into `pool-certs.tsv` (first and last seen, which endpoint served what, rotations);
-//! [`learn`] goes the other way and adds what scored captures showed to the feeds. The
-//! terminal (progress bars, summaries) stays in `cli/`.
+//! into `pool-certs.tsv` (first and last seen, which endpoint served what, rotations).
+//! [`crate::intel::learn`], which sends nothing, goes the other way and adds what scored
+//! captures showed to the feeds. The terminal (progress bars, summaries) stays in `cli/`.
 //!
-//! [`confirm_endpoint`] is the entry point for confirming one suspected server.
+//! [`confirm_endpoint`] is the entry point for confirming one suspected server
+//! ([`crate::score::Confirmer`] calls it for `score --confirm`).
 
 pub mod endpoints;
 pub mod history;
-pub mod learn;
 mod net;
 mod pool;
 pub mod refresh;
@@ -20,7 +20,8 @@ pub mod stratum;
 pub mod tls;
 
 pub use endpoints::{Endpoint, EndpointList, Resolve, SystemResolver};
-pub use history::{CertChange, HistoryReport};
+pub use history::HistoryReport;
+pub use refresh::{CertChange, CertStatus, EndpointStatus};
 pub use refresh::{RefreshOptions, ReportRow};
 pub use stratum::{Dialect, DialectChoice, ReplyKind, StratumTry, AGENT};
 pub use tls::{ChainCert, TlsObservation};

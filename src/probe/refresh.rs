@@ -5,13 +5,47 @@
 //! ([`super::history::apply`]) and the NDJSON report.
 
 use super::endpoints::{Endpoint, Resolve};
-use super::history::CertChange;
 use super::{pool, probe_address, Failure, FailureKind, HostLimiter, Phase, ProbeOptions};
 use super::{StratumCheck, TlsObservation};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
+
+/// Whether a certificate was in the certificate feed before this refresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CertStatus {
+    /// No row of the feed had it.
+    New,
+    /// Some row had it.
+    Known,
+}
+
+/// What an endpoint served compared with the last refresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EndpointStatus {
+    /// The history had never seen this endpoint.
+    First,
+    /// It served this certificate last time too.
+    Same,
+    /// It served another one (`previous_sha256`).
+    Rotated,
+}
+
+/// What one successful probe changed in the certificate feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CertChange {
+    /// SHA-256 of the leaf certificate seen.
+    pub sha256: String,
+    /// Whether the feed had the certificate before.
+    pub cert: CertStatus,
+    /// What the endpoint served compared with the last refresh.
+    pub endpoint: EndpointStatus,
+    /// The certificate the endpoint served before a rotation.
+    pub previous_sha256: Option<String>,
+}
 
 /// Settings of a refresh run.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,8 +11,10 @@
 //! `model_verdict`), so it can be audited on flows a protocol or a feed decided.
 //! [`HostRollup`] answers the next question: which internal hosts mine, and where to.
 
+mod confirm;
 mod rollup;
 
+pub use confirm::Confirmer;
 pub use rollup::{HostRollup, HostRow, RunReport};
 
 use crate::dissect::stratum::StratumInfo;
@@ -21,7 +23,19 @@ use crate::output::FlowRecord;
 use serde::Serialize;
 
 /// How bad a flow looks, in increasing order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Nothing points at mining.
@@ -63,10 +77,59 @@ pub struct Scored {
     pub score: f64,
     /// Short strings that say exactly what matched, strongest first.
     pub reasons: Vec<String>,
+    /// The same evidence as values, for programs that act on it (`feed learn`).
+    pub evidence: Vec<Evidence>,
     /// What the model alone says, when it may judge the flow: its calibrated probability and
     /// its verdict by its own thresholds. None when the model does not apply (not TCP, no data
     /// both ways, no model) or the flow offers too little to judge.
     pub model: Option<(f64, Verdict)>,
+}
+
+/// One piece of evidence behind a verdict, as values (the `evidence` column); `reasons` says
+/// the same in words.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Evidence {
+    /// A mining protocol was seen in the flow.
+    Stratum {
+        /// `xmr`, `btc`, `eth`, `getwork`, …
+        dialect: String,
+        /// The call that identifies the session (`login`, `mining.subscribe`, …).
+        method: String,
+        /// The miner's user agent, when it gave one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent: Option<String>,
+    },
+    /// A feed entry matched one of the flow's values.
+    Feed {
+        /// Which list: `domain`, `browser_domain`, `endpoint`, `cert`, `fingerprint`,
+        /// `allowlist`.
+        list: String,
+        /// Which value of the flow (`sni`, `dns`, `cert_cn`, `server_ip`, `ja4`, …).
+        field: String,
+        /// The flow's value.
+        observed: String,
+        /// The entry's value.
+        value: String,
+        /// The entry's source.
+        source: String,
+        /// `mining` (strong), `suspect` (a hint) or `allowed`.
+        strength: String,
+        /// False when an allowlist entry cancels the match.
+        effective: bool,
+    },
+    /// The flow-shape model judged the flow.
+    Model {
+        /// Its calibrated probability.
+        probability: f64,
+        /// Its verdict by its own thresholds.
+        verdict: Verdict,
+    },
+    /// The server was probed (`score --confirm`).
+    Probe {
+        /// Whether it answered like a pool.
+        pool: bool,
+    },
 }
 
 /// What a flow-shape model says about one flow.
@@ -120,15 +183,22 @@ impl Scorer {
     /// The verdict on one flow.
     pub fn score(&self, rec: &FlowRecord) -> Scored {
         let mut reasons = Vec::new();
+        let mut evidence = Vec::new();
         let mut verdict = Verdict::Benign;
         let mut score: f64 = 0.0;
         if let Some(st) = &rec.stratum {
             verdict = Verdict::Mining;
             score = 1.0;
-            reasons.push(stratum_reason(st));
+            let method = identifying_call(st);
+            reasons.push(format!("stratum:{}:{method}", st.dialect));
             if let Some(agent) = &st.agent {
                 reasons.push(format!("stratum:agent:{agent}"));
             }
+            evidence.push(Evidence::Stratum {
+                dialect: st.dialect.to_string(),
+                method,
+                agent: st.agent.clone(),
+            });
         }
         if let Some(m) = &self.matcher {
             let view = FlowView::from_tls(rec.dst_ip, rec.dst_port, &rec.tls, &rec.dns_names);
@@ -136,6 +206,15 @@ impl Scorer {
             matches.sort_by_key(|m| m.strength);
             for hit in &matches {
                 reasons.push(hit.reason());
+                evidence.push(Evidence::Feed {
+                    list: hit.kind.as_str().to_string(),
+                    field: hit.field.as_str().to_string(),
+                    observed: hit.observed.clone(),
+                    value: hit.value.clone(),
+                    source: hit.source.clone(),
+                    strength: hit.strength.as_str().to_string(),
+                    effective: hit.is_effective(),
+                });
                 if !hit.is_effective() {
                     continue;
                 }
@@ -160,6 +239,10 @@ impl Scorer {
             }
             Some(ModelSays::Speaks(out)) => {
                 model = Some((out.probability, out.verdict));
+                evidence.push(Evidence::Model {
+                    probability: out.probability,
+                    verdict: out.verdict,
+                });
                 let mut r = format!("model:{:.2}", out.probability);
                 if !out.top_features.is_empty() {
                     r.push_str(&format!(" ({})", out.top_features.join(", ")));
@@ -178,13 +261,14 @@ impl Scorer {
             verdict,
             score,
             reasons,
+            evidence,
             model,
         }
     }
 }
 
-/// `stratum:<dialect>:<the call that identifies the session>`, e.g. `stratum:xmr:login`.
-fn stratum_reason(st: &StratumInfo) -> String {
+/// The call that identifies a mining session, e.g. `login` (reason `stratum:xmr:login`).
+fn identifying_call(st: &StratumInfo) -> String {
     const IDENTIFYING: &[&str] = &[
         "login",
         "mining.subscribe",
@@ -198,13 +282,12 @@ fn stratum_reason(st: &StratumInfo) -> String {
         "submit",
         "mining.submit",
     ];
-    let call = IDENTIFYING
+    IDENTIFYING
         .iter()
         .find(|m| st.methods.contains_key(**m))
         .map(|m| m.to_string())
         .or_else(|| st.methods.keys().next().cloned())
-        .unwrap_or_default();
-    format!("stratum:{}:{call}", st.dialect)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -111,19 +111,29 @@ pub fn classify_start(bytes: &[u8]) -> StreamStart {
 /// Whether a direction's first bytes open a plaintext protocol that never turns into TLS:
 /// JSON-RPC objects (Stratum, getwork proxies), HTTP requests other than CONNECT, SSH.
 pub fn opens_plaintext_protocol(bytes: &[u8]) -> bool {
-    const PREFIXES: [&[u8]; 9] = [
-        b"{",
-        b"GET ",
-        b"POST ",
-        b"HEAD ",
-        b"PUT ",
-        b"DELETE ",
-        b"OPTIONS ",
-        b"PATCH ",
-        b"SSH-",
-    ];
-    PREFIXES.iter().any(|p| bytes.starts_with(p))
+    PLAINTEXT_OPENINGS.iter().any(|p| bytes.starts_with(p))
 }
+
+/// True when `bytes` are fewer than a plaintext opening and its start: the next bytes decide
+/// whether the stream opens with a plaintext protocol, so nothing may be skipped yet.
+pub fn may_open_plaintext_protocol(bytes: &[u8]) -> bool {
+    PLAINTEXT_OPENINGS
+        .iter()
+        .any(|p| bytes.len() < p.len() && p.starts_with(bytes))
+}
+
+/// Openings of the plaintext protocols seen on ports TLS also uses.
+const PLAINTEXT_OPENINGS: [&[u8]; 9] = [
+    b"{",
+    b"GET ",
+    b"POST ",
+    b"HEAD ",
+    b"PUT ",
+    b"DELETE ",
+    b"OPTIONS ",
+    b"PATCH ",
+    b"SSH-",
+];
 
 /// Where a TLS hello starts inside a plaintext prelude (HTTP CONNECT, SOCKS, STARTTLS, a
 /// Gnutella upgrade…).

@@ -11,8 +11,9 @@
 //! The pure parsing is in `parser.rs`.
 
 use super::parser::{
-    self, classify_start, content_type, handshake_type, opens_plaintext_protocol, scan_for_hello,
-    split_handshake, split_record, HandshakeMessage, PreludeScan, Record, StreamStart,
+    self, classify_start, content_type, handshake_type, may_open_plaintext_protocol,
+    opens_plaintext_protocol, scan_for_hello, split_handshake, split_record, HandshakeMessage,
+    PreludeScan, Record, StreamStart,
 };
 use super::TlsInfo;
 use crate::fingerprint::{
@@ -266,7 +267,15 @@ impl TlsDissector {
         while self.reading(dir) && at < bytes.len() {
             let rest = &bytes[at..];
             if self.dirs[d].start == Start::Unknown {
-                match classify_start(rest) {
+                // A record header decides only at the very start of the direction; inside a
+                // prelude only a hello's signature does (`scan_for_hello`), so where the chunks
+                // happen to begin cannot change the outcome.
+                let start = if self.dirs[d].prelude == 0 {
+                    classify_start(rest)
+                } else {
+                    StreamStart::NotTls
+                };
+                match start {
                     StreamStart::NeedMore => break,
                     StreamStart::Tls => self.dirs[d].start = Start::Tls,
                     StreamStart::SslV2 { body_len, msg_type } => {
@@ -279,9 +288,15 @@ impl TlsDissector {
                         continue;
                     }
                     StreamStart::NotTls => {
-                        if self.dirs[d].prelude == 0 && opens_plaintext_protocol(rest) {
-                            self.not_tls_in(dir);
-                            break;
+                        if self.dirs[d].prelude == 0 {
+                            if opens_plaintext_protocol(rest) {
+                                self.not_tls_in(dir);
+                                break;
+                            }
+                            if may_open_plaintext_protocol(rest) {
+                                // "GE" may become "GET ": wait for the rest of the token.
+                                break;
+                            }
                         }
                         let (skip, found) = match scan_for_hello(rest) {
                             PreludeScan::Found(i) => (i, true),

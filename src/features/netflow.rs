@@ -4,8 +4,8 @@
 //! score flow exports. Ports and addresses are deliberately absent: they belong to the feeds,
 //! and a model that learnt them would only learn the training set's pools.
 
-use super::conversation::{Conversation, RunningStats, Side};
 use crate::decode::tcp_flags;
+use crate::netflow::conversation::{Conversation, RunningStats, Side};
 use crate::output::FlowRecord;
 
 /// Name of the schema in [`FlowRecord::model_schema`].

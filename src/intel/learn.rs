@@ -1,7 +1,7 @@
 //! `feed learn`: what scored captures prove goes back into the feeds.
 //!
 //! A flow that `poolscope score` called `mining` because it saw the Stratum protocol, or because
-//! its name is a listed pool domain, vouches for the server it talked to: its certificate, the
+//! its name is a listed pool domain (as its `evidence` column says), vouches for the server it talked to: its certificate, the
 //! SNI it asked for and the server's address and port are added to `pool-certs.tsv`,
 //! `pool-domains.tsv` and `pool-endpoints.tsv` with source `learned`. Flows called `mining` for
 //! other reasons (a listed address or certificate alone) teach nothing new and are skipped, so
@@ -10,11 +10,12 @@
 //! (capture and flow id) go in the certificate row's note and, for every kind, in
 //! `learned-from.tsv` beside the feeds, a file the feed loader does not read.
 
-use super::history::write_atomic;
 use crate::fingerprint::cert::iso8601_utc;
 use crate::intel::feeds::{DomainKind, EndpointAddr, PoolCert, PoolDomain, PoolEndpoint};
 use crate::intel::value::{parse_domain, parse_hex, IpNet};
 use crate::intel::{merge_into_dir, FeedEntry, FeedError, FeedFile, MergeReport, Provenance};
+use crate::output::write_atomic;
+use crate::score::Evidence;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -101,19 +102,29 @@ impl fmt::Display for LearnReport {
     }
 }
 
-/// The reason that makes a flow a teacher: a Stratum rule or an effective pool-domain match
-/// (weak `hint:` and cancelled `allow:` reasons never count). Returned without its provenance
-/// suffix.
+/// What makes a flow a teacher, read from its `evidence` column: a mining protocol seen in the
+/// flow, or an effective strong match of a listed pool domain (hints and matches an allowlist
+/// cancels never count). Returned as the reason named in `learned-from.tsv`:
+/// `stratum:<dialect>:<method>` or `feed:domain:<listed domain>`.
 fn teaching_reason(rec: &Value) -> Option<String> {
     if rec.get("verdict").and_then(Value::as_str) != Some("mining") {
         return None;
     }
-    rec.get("reasons")?
-        .as_array()?
-        .iter()
-        .filter_map(Value::as_str)
-        .find(|r| r.starts_with("stratum:") || r.starts_with("feed:domain:"))
-        .map(|r| r.split(" (").next().unwrap_or(r).to_string())
+    let evidence: Vec<Evidence> =
+        serde_json::from_value(rec.get("evidence")?.clone()).unwrap_or_default();
+    evidence.into_iter().find_map(|e| match e {
+        Evidence::Stratum {
+            dialect, method, ..
+        } => Some(format!("stratum:{dialect}:{method}")),
+        Evidence::Feed {
+            list,
+            value,
+            strength,
+            effective: true,
+            ..
+        } if list == "domain" && strength == "mining" => Some(format!("feed:domain:{value}")),
+        _ => None,
+    })
 }
 
 fn field(rec: &Value, key: &str) -> Option<String> {
@@ -378,12 +389,12 @@ mod tests {
     use super::*;
     use crate::intel::PoolFeed;
 
-    const SCORED: &str = r#"{"flow_id":3,"capture":"a.pcap","verdict":"mining","reasons":["stratum:xmr:login","stratum:agent:XMRig/6"],"dst_ip":"198.51.100.7","dst_port":3333,"sni":null,"cert_sha1":null,"cert_sha256":null,"first_seen":1764115200.5,"last_seen":1764118800.0}
-{"flow_id":4,"capture":"a.pcap","verdict":"mining","reasons":["feed:domain:pool.example (coinblockerlists 2018-06-06)"],"dst_ip":"2001:db8::7","dst_port":443,"sni":"XMR.Pool.Example","cert_sha1":"AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01","cert_sha256":"0101010101010101010101010101010101010101010101010101010101010101","cert_subject":"CN=xmr.pool.example","cert_issuer":"CN=xmr.pool.example","first_seen":1764201600.0,"last_seen":1764201700.0}
-{"flow_id":9,"capture":"b.pcap","verdict":"mining","reasons":["feed:domain:pool.example (coinblockerlists 2018-06-06)"],"dst_ip":"2001:db8::7","dst_port":443,"sni":"xmr.pool.example","cert_sha1":"abcdef0123456789abcdef0123456789abcdef01","cert_sha256":"0101010101010101010101010101010101010101010101010101010101010101","first_seen":1764288000.0,"last_seen":1764288001.0}
-{"flow_id":5,"capture":"a.pcap","verdict":"mining","reasons":["feed:endpoint:192.0.2.1:3333 (smashed 2018-05-13)"],"dst_ip":"192.0.2.1","dst_port":3333,"sni":"other.example"}
-{"flow_id":6,"capture":"a.pcap","verdict":"suspect","reasons":["hint:port:*:3333 (smashed-ports 2018-05-13, weak)"],"dst_ip":"192.0.2.2","dst_port":3333}
-{"flow_id":7,"capture":"a.pcap","verdict":"mining","reasons":["allow:host:x.example (a 2018) suppresses feed:domain:x.example (b 2018)","hint:ja3:abc (weak)"],"dst_ip":"192.0.2.3","dst_port":443,"sni":"x.example"}
+    const SCORED: &str = r#"{"flow_id":3,"capture":"a.pcap","verdict":"mining","reasons":["stratum:xmr:login","stratum:agent:XMRig/6"],"evidence":[{"kind":"stratum","dialect":"xmr","method":"login","agent":"XMRig/6"}],"dst_ip":"198.51.100.7","dst_port":3333,"sni":null,"cert_sha1":null,"cert_sha256":null,"first_seen":1764115200.5,"last_seen":1764118800.0}
+{"flow_id":4,"capture":"a.pcap","verdict":"mining","reasons":["feed:domain:pool.example (coinblockerlists 2018-06-06)"],"evidence":[{"kind":"feed","list":"domain","field":"sni","observed":"xmr.pool.example","value":"pool.example","source":"coinblockerlists","strength":"mining","effective":true}],"dst_ip":"2001:db8::7","dst_port":443,"sni":"XMR.Pool.Example","cert_sha1":"AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01","cert_sha256":"0101010101010101010101010101010101010101010101010101010101010101","cert_subject":"CN=xmr.pool.example","cert_issuer":"CN=xmr.pool.example","first_seen":1764201600.0,"last_seen":1764201700.0}
+{"flow_id":9,"capture":"b.pcap","verdict":"mining","reasons":["feed:domain:pool.example (coinblockerlists 2018-06-06)"],"evidence":[{"kind":"feed","list":"domain","field":"sni","observed":"xmr.pool.example","value":"pool.example","source":"coinblockerlists","strength":"mining","effective":true}],"dst_ip":"2001:db8::7","dst_port":443,"sni":"xmr.pool.example","cert_sha1":"abcdef0123456789abcdef0123456789abcdef01","cert_sha256":"0101010101010101010101010101010101010101010101010101010101010101","first_seen":1764288000.0,"last_seen":1764288001.0}
+{"flow_id":5,"capture":"a.pcap","verdict":"mining","reasons":["feed:endpoint:192.0.2.1:3333 (smashed 2018-05-13)"],"evidence":[{"kind":"feed","list":"endpoint","field":"dst_ip","observed":"192.0.2.1","value":"192.0.2.1:3333","source":"smashed","strength":"mining","effective":true}],"dst_ip":"192.0.2.1","dst_port":3333,"sni":"other.example"}
+{"flow_id":6,"capture":"a.pcap","verdict":"suspect","reasons":["hint:port:*:3333 (smashed-ports 2018-05-13, weak)"],"evidence":[{"kind":"feed","list":"endpoint","field":"dst_port","observed":"3333","value":"*:3333","source":"smashed-ports","strength":"suspect","effective":true}],"dst_ip":"192.0.2.2","dst_port":3333}
+{"flow_id":7,"capture":"a.pcap","verdict":"mining","reasons":["allow:host:x.example (a 2018) suppresses feed:domain:x.example (b 2018)","hint:ja3:abc (weak)"],"evidence":[{"kind":"feed","list":"domain","field":"sni","observed":"x.example","value":"x.example","source":"b","strength":"mining","effective":false},{"kind":"feed","list":"fingerprint","field":"ja3","observed":"abc","value":"abc","source":"lab","strength":"suspect","effective":true}],"dst_ip":"192.0.2.3","dst_port":443,"sni":"x.example"}
 not json
 "#;
 
