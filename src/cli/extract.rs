@@ -97,9 +97,7 @@ pub struct FlowArgs {
     /// No progress bar and no summary on stderr.
     #[arg(short, long)]
     pub quiet: bool,
-    /// What the inputs are, instead of detecting it from their content: pcap (packet
-    /// captures), netflow-pcap (captures of NetFlow/IPFIX export traffic), netflow-raw (export
-    /// datagrams back to back), nfdump-csv (`nfdump -o csv`), csv or parquet (flow tables).
+    /// What the inputs are, instead of detecting it from each input's first bytes.
     #[arg(long, value_enum)]
     pub input_format: Option<InputKind>,
     /// Column names of a CSV or Parquet flow table, as `src_ip=sa,dst_ip=da,...` or a file of
