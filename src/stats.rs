@@ -33,37 +33,30 @@ impl Moments {
     pub fn count(&self) -> u64 {
         self.n
     }
-    /// Mean, or NaN without observations.
-    pub fn mean(&self) -> f64 {
+    /// `v`, or NaN without observations.
+    #[inline]
+    fn unless_empty(&self, v: f64) -> f64 {
         if self.n == 0 {
             f64::NAN
         } else {
-            self.mean
+            v
         }
+    }
+    /// Mean, or NaN without observations.
+    pub fn mean(&self) -> f64 {
+        self.unless_empty(self.mean)
     }
     /// Population standard deviation, or NaN without observations.
     pub fn std(&self) -> f64 {
-        if self.n == 0 {
-            f64::NAN
-        } else {
-            (self.m2 / self.n as f64).sqrt()
-        }
+        self.unless_empty((self.m2 / self.n as f64).sqrt())
     }
     /// Smallest observation, or NaN.
     pub fn min(&self) -> f64 {
-        if self.n == 0 {
-            f64::NAN
-        } else {
-            self.min
-        }
+        self.unless_empty(self.min)
     }
     /// Largest observation, or NaN.
     pub fn max(&self) -> f64 {
-        if self.n == 0 {
-            f64::NAN
-        } else {
-            self.max
-        }
+        self.unless_empty(self.max)
     }
     /// Coefficient of variation (std / mean): 0 for a perfect rhythm; NaN with < 2 values.
     pub fn cv(&self) -> f64 {

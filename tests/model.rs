@@ -40,25 +40,8 @@ fn score_records(model: &Path, captures: &[PathBuf]) -> Vec<serde_json::Value> {
 /// Scores captures with a model and no feeds; returns (capture file name, verdict, reasons)
 /// of every TCP flow.
 fn score(model: &Path, captures: &[PathBuf]) -> Vec<(String, String, String)> {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("s.ndjson");
-    let mut args: Vec<String> = vec![
-        "score".into(),
-        "-q".into(),
-        "--no-feeds".into(),
-        "--model".into(),
-        model.display().to_string(),
-        "-o".into(),
-        out.display().to_string(),
-    ];
-    args.extend(captures.iter().map(|p| p.display().to_string()));
-    let o = poolscope(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    std::fs::read_to_string(&out)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|v| v["transport"] == "tcp")
+    score_records(model, captures)
+        .into_iter()
         .map(|v| {
             let cap = Path::new(v["capture"].as_str().unwrap())
                 .file_name()

@@ -492,9 +492,14 @@ fn nfdump_csv(tools: &(PathBuf, PathBuf, PathBuf), capture: &Path, dir: &Path) -
             n.starts_with("nfcapd.") && !n.contains("current")
         })
         .expect("nfcapd wrote a file");
+    nfdump_to_csv(nfdump, "-r", &file)
+}
+
+/// `nfdump SOURCE_FLAG PATH -o csv` with times in UTC (`-r` one file, `-R` a directory).
+fn nfdump_to_csv(nfdump: &Path, source_flag: &str, path: &Path) -> String {
     let out = std::process::Command::new(nfdump)
         .env("TZ", "UTC")
-        .args(["-r", file.to_str().unwrap(), "-o", "csv"])
+        .args([source_flag, path.to_str().unwrap(), "-o", "csv"])
         .output()
         .expect("run nfdump");
     assert!(
@@ -1027,17 +1032,7 @@ fn nfpcapd_csv(capture: &Path, active: u32, inactive: u32, dir: &Path) -> Option
         "nfpcapd: {}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let out = std::process::Command::new(nfdump)
-        .env("TZ", "UTC")
-        .args(["-R", store.to_str().unwrap(), "-o", "csv"])
-        .output()
-        .expect("run nfdump");
-    assert!(
-        out.status.success(),
-        "nfdump: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(String::from_utf8(out.stdout).unwrap())
+    Some(nfdump_to_csv(&nfdump, "-R", &store))
 }
 
 /// A real exporter's cuts: nfpcapd exports two real XMRig sessions (15 and 34 minutes, from

@@ -10,9 +10,9 @@ use crate::flow::FlowConfig;
 use crate::netflow::NetflowSummary;
 use crate::output::{FlowRecord, Format, RecordWriter};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 use std::fs::File;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 /// Arguments of `poolscope extract`.
@@ -234,18 +234,11 @@ pub(super) struct Bar {
 impl Bar {
     /// A byte-counting bar, drawn only when stderr is a terminal and `quiet` is off.
     pub(super) fn new(quiet: bool) -> Bar {
-        let bar = if !quiet && std::io::stderr().is_terminal() {
-            let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-            b.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {bar:40} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta}) {msg}",
-                )
-                .expect("valid template"),
-            );
-            b
-        } else {
-            ProgressBar::hidden()
-        };
+        let bar = super::stderr_bar(
+            quiet,
+            None,
+            Some("{spinner} [{elapsed_precise}] {bar:40} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta}) {msg}"),
+        );
         Bar { bar, quiet }
     }
 }

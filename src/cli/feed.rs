@@ -12,8 +12,8 @@ use crate::probe::{
 };
 use crate::resources::Located;
 use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::io::{IsTerminal, Write};
+use indicatif::ProgressBar;
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -311,17 +311,11 @@ fn refresh_options(args: &RefreshArgs) -> Result<(RefreshOptions, String), Strin
 }
 
 fn progress_bar(len: usize, quiet: bool) -> ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let b = ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::stderr());
-    b.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} endpoints (eta {eta}) {msg}",
-        )
-        .expect("valid template"),
-    );
-    b
+    super::stderr_bar(
+        quiet,
+        Some(len as u64),
+        Some("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} endpoints (eta {eta}) {msg}"),
+    )
 }
 
 fn short(hash: &str) -> &str {

@@ -7,6 +7,8 @@ mod score;
 mod train;
 
 use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
 
 pub use extract::{ExtractArgs, FlowArgs, OutputArgs};
 pub use feed::{FeedArgs, FeedCommand};
@@ -86,6 +88,19 @@ impl CliError {
             _ => false,
         }
     }
+}
+
+/// A progress bar on stderr while stderr is a terminal and `quiet` is off; hidden otherwise, so
+/// pipes and logs get no escape codes. `template` styles it (indicatif's default when None).
+pub(crate) fn stderr_bar(quiet: bool, len: Option<u64>, template: Option<&str>) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
+    if let Some(t) = template {
+        bar.set_style(ProgressStyle::with_template(t).expect("valid template"));
+    }
+    bar
 }
 
 /// An output error on standard output.

@@ -200,11 +200,7 @@ fn unknown_schema(set: FeatureSet) -> CliError {
 }
 
 fn fold_progress(quiet: bool) -> impl FnMut(usize, usize) {
-    let bar = if !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        indicatif::ProgressBar::new(0)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let bar = super::stderr_bar(quiet, Some(0), None);
     move |done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);

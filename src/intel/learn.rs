@@ -16,6 +16,7 @@ use crate::intel::value::{parse_domain, parse_hex, IpNet};
 use crate::intel::{merge_into_dir, FeedEntry, FeedError, FeedFile, MergeReport, Provenance};
 use crate::output::write_atomic;
 use crate::score::Evidence;
+use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -110,21 +111,24 @@ fn teaching_reason(rec: &Value) -> Option<String> {
     if rec.get("verdict").and_then(Value::as_str) != Some("mining") {
         return None;
     }
-    let evidence: Vec<Evidence> =
-        serde_json::from_value(rec.get("evidence")?.clone()).unwrap_or_default();
-    evidence.into_iter().find_map(|e| match e {
-        Evidence::Stratum {
-            dialect, method, ..
-        } => Some(format!("stratum:{dialect}:{method}")),
-        Evidence::Feed {
-            list,
-            value,
-            strength,
-            effective: true,
-            ..
-        } if list == "domain" && strength == "mining" => Some(format!("feed:domain:{value}")),
-        _ => None,
-    })
+    // Item by item: a kind this build does not know leaves the others readable.
+    let evidence = rec.get("evidence")?.as_array()?;
+    evidence
+        .iter()
+        .filter_map(|e| Evidence::deserialize(e).ok())
+        .find_map(|e| match e {
+            Evidence::Stratum {
+                dialect, method, ..
+            } => Some(format!("stratum:{dialect}:{method}")),
+            Evidence::Feed {
+                list,
+                value,
+                strength,
+                effective: true,
+                ..
+            } if list == "domain" && strength == "mining" => Some(format!("feed:domain:{value}")),
+            _ => None,
+        })
 }
 
 fn field(rec: &Value, key: &str) -> Option<String> {
