@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Whole-process comparison of `poolscope extract` with `ndpiReader -q` on one large capture,
-# measured side by side, alternating runs, on the same machine in the same minute.
+# Whole-process comparison of `poolscope score` (one worker thread, then one per core) with
+# `ndpiReader -q` on one large capture, measured side by side, alternating runs, on the same
+# machine in the same minute; checks that every thread count wrote the same records.
 #
 # The capture is built from the shared corpus: every Ethernet capture, merged in time order,
 # cleaned of frames tcprewrite cannot rewrite, then copied N times onto distinct addresses
@@ -40,10 +41,19 @@ bytes=$(stat -c %s "$big")
 echo "capture: $big, $packets packets, $bytes bytes"
 bin=${POOLSCOPE:-target/release/poolscope}
 cat "$big" > /dev/null # warm the page cache for both tools
+threads=${THREADS:-"1 $(nproc)"}
 for r in $(seq 1 "$runs"); do
-    /usr/bin/time -f "poolscope  run $r: %e s wall, %U s user, %S s sys, %M KB max RSS" \
-        "$bin" extract -q "$big" -o /dev/null --format ndjson
+    for t in $threads; do
+        /usr/bin/time -f "poolscope score --threads $t run $r: %e s wall, %U s user, %S s sys, %M KB max RSS" \
+            "$bin" score -q --threads "$t" "$big" -o /dev/null --format ndjson
+    done
     /usr/bin/time -f "ndpiReader run $r: %e s wall, %U s user, %S s sys, %M KB max RSS" \
         ndpiReader -q -i "$big" >/dev/null 2>"$work/ndpi.err" || true
     tail -1 "$work/ndpi.err"
+done
+# The same records whatever the threads (digests of the whole output).
+for t in $threads; do
+    "$bin" score -q --threads "$t" "$big" -o "$work/out.ndjson"
+    echo "--threads $t: $(md5sum <"$work/out.ndjson" | cut -d' ' -f1), $(wc -l <"$work/out.ndjson") records"
+    rm -f "$work/out.ndjson"
 done

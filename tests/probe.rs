@@ -1397,9 +1397,10 @@ fn learn_adds_what_mining_flows_show() {
     assert_eq!(cert.first_seen, "2025-11-26");
     let from = std::fs::read_to_string(feeds.join("learned-from.tsv")).unwrap();
     let cap = s(&common::data("pcap/mining.pcapng")).to_string();
+    // Flow 243: the flow opened by frame 243 of the capture (its SYN, as Wireshark numbers it).
     assert!(
         from.contains(&format!(
-            "pool-endpoints.tsv\t94.23.199.191:3333\t{cap}\t3\tstratum:btc:mining.subscribe\t"
+            "pool-endpoints.tsv\t94.23.199.191:3333\t{cap}\t243\tstratum:btc:mining.subscribe\t"
         )),
         "{from}"
     );

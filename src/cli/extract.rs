@@ -100,6 +100,10 @@ pub struct FlowArgs {
     /// What the inputs are, instead of detecting it from each input's first bytes.
     #[arg(long, value_enum)]
     pub input_format: Option<InputKind>,
+    /// Worker threads for the flows of a capture (default: one per core). The records, their
+    /// order and their ids are the same whatever the number.
+    #[arg(long)]
+    pub threads: Option<usize>,
     /// Column names of a CSV or Parquet flow table, as `src_ip=sa,dst_ip=da,...` or a file of
     /// `name=column` lines (names: src_ip, dst_ip, src_port, dst_port, protocol, first, last,
     /// packets, bytes, tcp_flags, packets_rev, bytes_rev).
@@ -158,6 +162,11 @@ impl FlowArgs {
                 ..ReassemblyConfig::default()
             },
             exporter_cuts: false,
+            threads: match self.threads {
+                Some(0) => return Err(Error::Usage("--threads must be at least 1".into())),
+                Some(n) => n,
+                None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            },
         };
         Ok(cfg)
     }

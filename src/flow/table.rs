@@ -10,7 +10,8 @@ use super::direction::Direction;
 use super::key::{Endpoint, FlowKey, Protocol};
 use crate::decode::tcp_flags;
 use crate::hash::FxBuildHasher;
-use std::collections::HashMap;
+use hashbrown::HashTable;
+use std::hash::BuildHasher;
 
 /// Timeouts and caps of the flow table.
 #[derive(Debug, Clone)]
@@ -74,7 +75,8 @@ impl EndReason {
 /// A live flow with the caller's per-flow state `S`.
 #[derive(Debug)]
 pub struct FlowEntry<S> {
-    /// Deterministic id: flows are numbered from 1 in the order they are first seen.
+    /// Deterministic id: flows are numbered from 1 in the order they are first seen, unless
+    /// the caller numbers them ([`FlowTable::set_next_id`]).
     pub id: u64,
     /// Oriented client → server.
     pub key: FlowKey,
@@ -104,7 +106,6 @@ const NIL: u32 = u32::MAX;
 #[derive(Debug)]
 struct Slot<S> {
     entry: FlowEntry<S>,
-    canonical: FlowKey,
     class: Class,
     prev: u32,
     next: u32,
@@ -130,7 +131,8 @@ pub struct TableStats {
 /// Bidirectional flow table over caller state `S`.
 pub struct FlowTable<S> {
     cfg: FlowConfig,
-    map: HashMap<FlowKey, u32, FxBuildHasher>,
+    /// Slot numbers, hashed by the canonical key of the slot's flow.
+    map: HashTable<u32>,
     slots: Vec<Option<Slot<S>>>,
     free: Vec<u32>,
     lists: [List; 3],
@@ -182,7 +184,7 @@ impl<S> FlowTable<S> {
     pub fn new(cfg: FlowConfig) -> Self {
         FlowTable {
             cfg,
-            map: HashMap::default(),
+            map: HashTable::new(),
             slots: Vec::new(),
             free: Vec::new(),
             lists: [List {
@@ -223,7 +225,12 @@ impl<S> FlowTable<S> {
             self.now = ts;
         }
         let canonical = pkt.canonical();
-        if let Some(&idx) = self.map.get(&canonical) {
+        let hash = key_hash(&canonical);
+        let slots = &self.slots;
+        let found = self
+            .map
+            .find(hash, |&i| slot_canonical(slots, i) == canonical);
+        if let Some(&idx) = found {
             let slot = self.slots[idx as usize]
                 .as_ref()
                 .expect("mapped slot is live");
@@ -262,12 +269,12 @@ impl<S> FlowTable<S> {
                     } else {
                         orient(pkt, flags)
                     };
-                    return self.insert(pkt.src, canonical, key, ts, flags, make, ended);
+                    return self.insert(pkt.src, hash, key, ts, flags, make, ended);
                 }
             }
         }
         let key = orient(pkt, flags);
-        self.insert(pkt.src, canonical, key, ts, flags, make, ended)
+        self.insert(pkt.src, hash, key, ts, flags, make, ended)
     }
 
     /// Ends every flow idle for longer than its timeout at time `now`.
@@ -300,20 +307,51 @@ impl<S> FlowTable<S> {
     }
 
     /// Ends every live flow (end of capture), in flow id order.
+    ///
+    /// Flows leave the table one at a time, so the ended flows are never all held twice.
     pub fn drain(&mut self, ended: &mut dyn FnMut(FlowEntry<S>, EndReason)) {
-        let mut all: Vec<FlowEntry<S>> = self.slots.drain(..).flatten().map(|s| s.entry).collect();
-        self.map.clear();
-        self.free.clear();
-        self.lists = [List {
-            head: NIL,
-            tail: NIL,
-        }; 3];
-        // The next capture may be older than this one: its clock starts afresh, or every flow
-        // in it would look idle against this capture's last timestamp.
+        let mut order = self.live();
+        order.sort_unstable();
+        for (_, slot) in order {
+            if let Some(e) = self.take(slot) {
+                ended(e, EndReason::EndOfCapture);
+            }
+        }
+        self.restart_clock();
+    }
+
+    /// Numbers the next flow the table creates. Left alone, flows are numbered 1, 2, 3…; the
+    /// pipeline numbers each by the frame that opened it, which does not depend on how the
+    /// flows are spread over tables.
+    pub fn set_next_id(&mut self, id: u64) {
+        self.next_id = id;
+    }
+
+    /// The live flows as (id, slot), in no particular order: with [`FlowTable::take`], a caller
+    /// ends them in the order it chooses.
+    pub fn live(&self) -> Vec<(u64, u32)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|s| (s.entry.id, i as u32)))
+            .collect()
+    }
+
+    /// Removes the live flow in `slot` (from [`FlowTable::live`]); None if the slot is empty.
+    pub fn take(&mut self, slot: u32) -> Option<FlowEntry<S>> {
+        self.slots.get(slot as usize)?.as_ref()?;
+        Some(self.remove(slot))
+    }
+
+    /// Starts the clock afresh (at the end of an input: the next may be older, and every flow in
+    /// it would look idle against this one's last timestamp); an empty table also gives back
+    /// its memory.
+    pub fn restart_clock(&mut self) {
         self.now = f64::NEG_INFINITY;
-        all.sort_by_key(|e| e.id);
-        for e in all {
-            ended(e, EndReason::EndOfCapture);
+        if self.map.is_empty() {
+            self.map = HashTable::new();
+            self.slots = Vec::new();
+            self.free = Vec::new();
         }
     }
 
@@ -358,7 +396,7 @@ impl<S> FlowTable<S> {
     fn insert(
         &mut self,
         pkt_src: Endpoint,
-        canonical: FlowKey,
+        hash: u64,
         key: FlowKey,
         ts: f64,
         flags: Option<u8>,
@@ -387,7 +425,6 @@ impl<S> FlowTable<S> {
         self.stats.created += 1;
         let slot = Slot {
             entry,
-            canonical,
             class,
             prev: NIL,
             next: NIL,
@@ -402,7 +439,9 @@ impl<S> FlowTable<S> {
                 (self.slots.len() - 1) as u32
             }
         };
-        self.map.insert(canonical, idx);
+        let slots = &self.slots;
+        self.map
+            .insert_unique(hash, idx, |&i| key_hash(&slot_canonical(slots, i)));
         self.stats.peak_live = self.stats.peak_live.max(self.map.len() as u64);
         self.link_tail(idx, class);
         let dir = if key.src == pkt_src {
@@ -437,8 +476,11 @@ impl<S> FlowTable<S> {
     fn remove(&mut self, idx: u32) -> FlowEntry<S> {
         let class = self.slots[idx as usize].as_ref().expect("live").class;
         self.unlink(idx, class);
+        let canonical = slot_canonical(&self.slots, idx);
         let slot = self.slots[idx as usize].take().expect("live");
-        self.map.remove(&slot.canonical);
+        if let Ok(found) = self.map.find_entry(key_hash(&canonical), |&i| i == idx) {
+            found.remove();
+        }
         self.free.push(idx);
         slot.entry
     }
@@ -478,6 +520,21 @@ impl<S> FlowTable<S> {
         }
         self.lists[class as usize].tail = idx;
     }
+}
+
+/// The hash of a canonical key in the table's index.
+fn key_hash(canonical: &FlowKey) -> u64 {
+    FxBuildHasher.hash_one(canonical)
+}
+
+/// The canonical key of a live slot's flow.
+fn slot_canonical<S>(slots: &[Option<Slot<S>>], idx: u32) -> FlowKey {
+    slots[idx as usize]
+        .as_ref()
+        .expect("indexed slot is live")
+        .entry
+        .key
+        .canonical()
 }
 
 /// Orients a first-seen packet's tuple client → server.

@@ -90,7 +90,8 @@ pub const DISSECTOR_COLUMNS: &[&str] = &[
 /// Everything written for one flow. `src` is the client, `dst` the server.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlowRecord {
-    /// Deterministic id (order of first packet within the run).
+    /// The number of the frame that opened the flow, counted from 1 over the run's captures
+    /// (unique in the run; flow exports number their conversations 1, 2, …).
     pub flow_id: u64,
     /// `tcp` or `udp`.
     pub transport: &'static str,
