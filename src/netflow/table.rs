@@ -11,7 +11,7 @@ use super::{ExportRecord, NetflowSummary};
 use crate::error::{Error, Result};
 use polars::prelude::*;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Cursor, Read};
+use std::io::{BufRead, BufReader, Read};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 
@@ -116,6 +116,9 @@ pub fn parse_map(s: &str) -> Result<ColumnMap> {
 /// from a plain number (seconds, or milliseconds when above 10^11).
 pub fn parse_time(s: &str) -> Option<f64> {
     let s = s.trim();
+    if let Some(t) = parse_stamp(s.as_bytes()) {
+        return Some(t);
+    }
     if let Ok(x) = s.parse::<f64>() {
         return Some(if x.abs() > 1e11 { x / 1e3 } else { x });
     }
@@ -139,6 +142,51 @@ pub fn parse_time(s: &str) -> Option<f64> {
         i32::try_from(y).ok()?,
         time::Month::try_from(u8::try_from(m).ok()?).ok()?,
         u8::try_from(day).ok()?,
+    )
+    .ok()?;
+    let days = i64::from(date.to_julian_day()) - UNIX_EPOCH_JULIAN_DAY;
+    Some((days * 86_400 + hh * 3600 + mm * 60) as f64 + ss)
+}
+
+/// The common case of [`parse_time`] without splitting or allocating:
+/// `YYYY-MM-DD HH:MM:SS` with an optional fraction of up to 9 digits (a `T` and a trailing `Z`
+/// allowed). None sends the text to the general parser.
+fn parse_stamp(s: &[u8]) -> Option<f64> {
+    let s = s.strip_suffix(b"Z").unwrap_or(s);
+    if s.len() < 19
+        || s[4] != b'-'
+        || s[7] != b'-'
+        || !matches!(s[10], b' ' | b'T')
+        || s[13] != b':'
+        || s[16] != b':'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        s[r].iter().try_fold(0i64, |n, &c| {
+            let d = c.wrapping_sub(b'0');
+            (d < 10).then(|| n * 10 + i64::from(d))
+        })
+    };
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm) = (num(11..13)?, num(14..16)?);
+    num(17..19)?;
+    match &s[19..] {
+        [] => {}
+        [b'.', digits @ ..] if (1..=9).contains(&digits.len()) => {
+            num(20..s.len())?;
+        }
+        _ => return None,
+    }
+    // The seconds as the general parser reads them, so both give the same number.
+    let ss: f64 = std::str::from_utf8(&s[17..]).ok()?.parse().ok()?;
+    if hh > 23 || mm > 59 || ss >= 61.0 {
+        return None;
+    }
+    let date = time::Date::from_calendar_date(
+        i32::try_from(y).ok()?,
+        time::Month::try_from(u8::try_from(m).ok()?).ok()?,
+        u8::try_from(d).ok()?,
     )
     .ok()?;
     let days = i64::from(date.to_julian_day()) - UNIX_EPOCH_JULIAN_DAY;
@@ -219,16 +267,16 @@ fn parse_count(s: &str) -> Option<u64> {
     (x >= 0.0).then(|| (x * k).round() as u64)
 }
 
-/// Rows per polars slice.
-const SLICE_BYTES: usize = 8 << 20;
-
 /// Where each canonical column sits in a slice's columns (None when the table lacks it).
 struct Columns {
     names: Vec<Option<String>>,
+    /// The position of each canonical column among the header's fields.
+    at: Vec<Option<usize>>,
 }
 
 fn resolve(header: &[String], map: &ColumnMap, label: &str) -> Result<Columns> {
     let mut names = Vec::with_capacity(CANONICAL_COLUMNS.len());
+    let mut ats = Vec::with_capacity(CANONICAL_COLUMNS.len());
     let mut missing = Vec::new();
     for (i, name) in CANONICAL_COLUMNS.iter().enumerate() {
         let col = map.column(name);
@@ -237,6 +285,7 @@ fn resolve(header: &[String], map: &ColumnMap, label: &str) -> Result<Columns> {
             missing.push(format!("{name} (column `{col}`)"));
         }
         names.push(at.map(|i| header[i].trim().to_string()));
+        ats.push(at);
     }
     if !missing.is_empty() {
         return Err(Error::Unusable {
@@ -248,7 +297,7 @@ fn resolve(header: &[String], map: &ColumnMap, label: &str) -> Result<Columns> {
             ),
         });
     }
-    Ok(Columns { names })
+    Ok(Columns { names, at: ats })
 }
 
 /// One row's values by canonical position.
@@ -367,21 +416,13 @@ fn slice_records(
     Ok(())
 }
 
-fn parse_slice(buf: Vec<u8>, separator: u8) -> PolarsResult<DataFrame> {
-    CsvReadOptions::default()
-        .with_has_header(true)
-        .with_infer_schema_length(Some(0))
-        .with_n_threads(Some(1))
-        .with_rechunk(false)
-        .map_parse_options(|o| o.with_separator(separator).with_truncate_ragged_lines(true))
-        .into_reader_with_file_handle(Cursor::new(buf))
-        .finish()
-}
-
 /// Whether a line ends the table: nfdump's summary block, or its empty-result message.
-fn is_trailer(line: &str) -> bool {
-    let t = line.trim();
-    t.is_empty() || t == "Summary" || t.starts_with("No matched flows") || t.starts_with("flows,")
+fn is_trailer(line: &[u8]) -> bool {
+    let t = line.trim_ascii();
+    t.is_empty()
+        || t == b"Summary"
+        || t.starts_with(b"No matched flows")
+        || t.starts_with(b"flows,")
 }
 
 /// Reads a CSV flow table in bounded memory, handing each row's record to `out`.
@@ -439,53 +480,144 @@ pub fn read_csv_from<R: Read>(
         .map(|s| s.trim().trim_matches('"').to_string())
         .collect();
     let cols = resolve(&names, map, label)?;
+    let mut fields = Fields::new(separator);
+    let mut line: Vec<u8> = Vec::with_capacity(256);
     let mut line_no: u64 = 1;
-    let mut buf: Vec<u8> = Vec::with_capacity(SLICE_BYTES + 4096);
-    let mut line = String::new();
-    let mut done = false;
-    while !done {
-        buf.clear();
-        buf.extend_from_slice(header.as_bytes());
-        buf.push(b'\n');
-        let start_line = line_no + 1;
-        let mut rows = 0u64;
-        while buf.len() < SLICE_BYTES {
+    loop {
+        line.clear();
+        if input.read_until(b'\n', &mut line).map_err(io)? == 0 {
+            break;
+        }
+        line_no += 1;
+        let first_line = line_no;
+        if is_trailer(&line) {
+            // The rest is nfdump's summary: count it, don't read it as flows.
+            summary.trailer_lines += 1;
+            while {
+                line.clear();
+                input.read_until(b'\n', &mut line).map_err(io)? > 0
+            } {
+                summary.trailer_lines += 1;
+            }
+            break;
+        }
+        if line.ends_with(b"\r\n") {
+            line.truncate(line.len() - 2);
+            line.push(b'\n');
+        }
+        // A quoted field may run over several lines.
+        while !fields.feed(&line) {
             line.clear();
-            if input.read_line(&mut line).map_err(io)? == 0 {
-                done = true;
+            if input.read_until(b'\n', &mut line).map_err(io)? == 0 {
+                fields.end();
                 break;
             }
             line_no += 1;
-            if is_trailer(&line) {
-                // The rest is nfdump's summary: count it, don't read it as flows.
-                done = true;
-                summary.trailer_lines += 1;
-                while {
-                    line.clear();
-                    input.read_line(&mut line).map_err(io)? > 0
-                } {
-                    summary.trailer_lines += 1;
-                }
-                break;
+        }
+        summary.rows += 1;
+        let row = fields.take();
+        let mut values: [Option<&str>; CANONICAL_COLUMNS.len()] = [None; CANONICAL_COLUMNS.len()];
+        let mut bad_text = false;
+        for (value, at) in values.iter_mut().zip(&cols.at) {
+            *value = match at.and_then(|i| row.get(i)) {
+                Some(bytes) => match std::str::from_utf8(bytes) {
+                    Ok(v) => Some(v),
+                    Err(_) => {
+                        bad_text = true;
+                        None
+                    }
+                },
+                None => None,
+            };
+        }
+        let rec = if bad_text {
+            Err("a field is not UTF-8 text".to_string())
+        } else {
+            row_record(&values)
+        };
+        match rec {
+            Ok(rec) => out(rec)?,
+            Err(reason) => {
+                summary.rows_skipped += 1;
+                summary.note(format!("{label}: line {first_line}: {reason}"));
             }
-            buf.extend_from_slice(line.trim_end_matches(['\r', '\n']).as_bytes());
-            buf.push(b'\n');
-            rows += 1;
         }
-        if rows == 0 {
-            break;
-        }
-        let df =
-            parse_slice(std::mem::take(&mut buf), separator).map_err(|source| Error::Table {
-                path: label.to_string(),
-                what: "line",
-                row: start_line,
-                source,
-            })?;
-        slice_records(&df, &cols, label, start_line, summary, out)?;
-        buf = Vec::with_capacity(SLICE_BYTES + 4096);
     }
     Ok(())
+}
+
+/// The fields of CSV lines, split by csv-core (quotes, doubled quotes and separators inside
+/// quotes as RFC 4180 has them) into one reused buffer.
+struct Fields {
+    reader: csv_core::Reader,
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+    len: usize,
+    count: usize,
+}
+
+/// One row's fields, borrowed from [`Fields`].
+struct Row<'a> {
+    bytes: &'a [u8],
+    ends: &'a [usize],
+}
+
+impl Row<'_> {
+    fn get(&self, i: usize) -> Option<&[u8]> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        Some(&self.bytes[start..end])
+    }
+}
+
+impl Fields {
+    fn new(separator: u8) -> Self {
+        Fields {
+            reader: csv_core::ReaderBuilder::new().delimiter(separator).build(),
+            bytes: vec![0; 1024],
+            ends: vec![0; 32],
+            len: 0,
+            count: 0,
+        }
+    }
+
+    /// Splits one line (with its newline, if any); false while a quoted field is still open.
+    fn feed(&mut self, mut input: &[u8]) -> bool {
+        use csv_core::ReadRecordResult as R;
+        loop {
+            let (res, nin, nout, nend) = self.reader.read_record(
+                input,
+                &mut self.bytes[self.len..],
+                &mut self.ends[self.count..],
+            );
+            input = &input[nin..];
+            self.len += nout;
+            self.count += nend;
+            match res {
+                R::InputEmpty if input.is_empty() => return false,
+                R::InputEmpty => {}
+                R::OutputFull => self.bytes.resize(self.bytes.len() * 2, 0),
+                R::OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
+                R::Record | R::End => return true,
+            }
+        }
+    }
+
+    /// The input ended: closes the row being read.
+    fn end(&mut self) {
+        self.feed(&[]);
+    }
+
+    /// The row read, ready for the next.
+    fn take(&mut self) -> Row<'_> {
+        let (len, count) = (self.len, self.count);
+        self.len = 0;
+        self.count = 0;
+        Row {
+            bytes: &self.bytes[..len],
+            ends: &self.ends[..count],
+        }
+    }
 }
 
 /// Rows per Parquet slice.
@@ -611,6 +743,48 @@ mod tests {
         assert!((r.first - (1_704_067_200.0 + 43_200.123)).abs() < 1e-6);
         assert!(r.reverse.is_none());
         assert!(got[1].src_ip.is_ipv6());
+    }
+
+    /// Quoted fields (a separator and doubled quotes inside, a line break inside), CRLF line
+    /// ends and a last line without one: the rows and line numbers a spreadsheet would give.
+    #[test]
+    fn quoted_fields_and_line_ends() {
+        let table = "src_ip,dst_ip,src_port,dst_port,protocol,first,packets,bytes,note\r\n\
+            10.0.0.1,10.0.0.2,1000,443,6,1700000000,3,300,\"a, \"\"quoted\"\" note\"\r\n\
+            \"10.0.0.3\",10.0.0.4,1001,443,tcp,1700000001,4,400,\"two\r\nlines\"\r\n\
+            10.0.0.5,bad,1002,443,6,1700000002,5,500,x\r\n\
+            10.0.0.7,10.0.0.8,1003,53,udp,1700000003,6,600,last";
+        let mut summary = NetflowSummary::default();
+        let mut got = Vec::new();
+        read_csv_from(
+            "q.csv",
+            BufReader::new(table.as_bytes()),
+            &ColumnMap::default(),
+            &mut summary,
+            &mut |r| {
+                got.push(r);
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(summary.rows, 4);
+        assert_eq!(summary.rows_skipped, 1);
+        // The bad row is on line 5: the quoted line break of row 2 took a line.
+        assert!(
+            summary.messages[0].contains("q.csv: line 5"),
+            "{:?}",
+            summary.messages
+        );
+        let ports: Vec<(u16, u16, u8, u64)> = got
+            .iter()
+            .map(|r| (r.src_port, r.dst_port, r.protocol, r.packets))
+            .collect();
+        assert_eq!(
+            ports,
+            [(1000, 443, 6, 3), (1001, 443, 6, 4), (1003, 53, 17, 6)]
+        );
+        assert_eq!(got[1].src_ip.to_string(), "10.0.0.3");
+        assert_eq!(got[2].first, 1_700_000_003.0);
     }
 
     #[test]
