@@ -33,23 +33,28 @@ fn bench_extract(c: &mut Criterion) {
         let bytes = load(name);
         let frames = count_frames(&bytes);
         g.throughput(Throughput::Elements(frames));
-        g.bench_function(format!("{name} packets"), |b| {
-            b.iter(|| {
-                let mut ex = Extractor::new(ExtractConfig::default());
-                let mut n = 0u64;
-                ex.process(
-                    name,
-                    std::io::Cursor::new(&bytes[..]),
-                    &mut |r| {
-                        n += black_box(r.flow_id);
-                        Ok(())
-                    },
-                    &mut |_| {},
-                )
-                .unwrap();
-                n
-            })
-        });
+        for threads in [1, 2] {
+            g.bench_function(format!("{name} packets, {threads} thread(s)"), |b| {
+                b.iter(|| {
+                    let mut ex = Extractor::new(ExtractConfig {
+                        threads,
+                        ..ExtractConfig::default()
+                    });
+                    let mut n = 0u64;
+                    ex.process(
+                        name,
+                        std::io::Cursor::new(&bytes[..]),
+                        &mut |r| {
+                            n += black_box(r.flow_id);
+                            Ok(())
+                        },
+                        &mut |_| {},
+                    )
+                    .unwrap();
+                    n
+                })
+            });
+        }
         g.throughput(Throughput::Bytes(bytes.len() as u64));
         g.bench_function(format!("{name} bytes"), |b| {
             b.iter(|| {

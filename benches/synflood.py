@@ -4,7 +4,7 @@ makes them, all within a minute so that every flow is live at once.
 
     benches/synflood.py OUT.pcap [N]
 
-Sources are spread over 10.0.0.0/8 and ports 1024-65535, the destination is one server port;
+Sources are spread over 10.0.0.0/8 and ports 1024-65535, the destination is one web server port (80);
 every (source, port) pair is distinct, so N packets make N flows.
 """
 import struct
@@ -24,7 +24,7 @@ def main() -> None:
             src = struct.pack(">I", (10 << 24) | (host + 1))
             sport = 1024 + port
             ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 40, i & 0xFFFF, 0, 64, 6, 0, src, dst)
-            tcp = struct.pack(">HHIIBBHHH", sport, 3333, i * 7919 & 0xFFFFFFFF, 0, 0x50, 0x02, 64240, 0, 0)
+            tcp = struct.pack(">HHIIBBHHH", sport, 80, i * 7919 & 0xFFFFFFFF, 0, 0x50, 0x02, 64240, 0, 0)
             frame = eth + ip + tcp
             us = i * 60_000_000 // n
             f.write(struct.pack("<IIII", t0 + us // 1_000_000, us % 1_000_000, len(frame), len(frame)))

@@ -29,7 +29,7 @@ use lane::{shard_count, shard_of, Events, Lane, Packet, Pos};
 use merge::{Chunk, Merge};
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 
 /// Everything that tunes extraction.
@@ -263,9 +263,14 @@ struct Batch {
 
 /// A lane's worker thread: batches in, chunks of events out; the end of the input (the batch
 /// channel closed) drains the lane.
-fn run_lane(lane: &mut Lane, batches: Receiver<Batch>, chunks: SyncSender<Chunk>) {
+fn run_lane(
+    lane: &mut Lane,
+    batches: Receiver<Batch>,
+    used: Sender<Batch>,
+    chunks: SyncSender<Chunk>,
+) {
     let mut events: Vec<(Pos, lane::Event)> = Vec::new();
-    for batch in batches.iter() {
+    for mut batch in batches.iter() {
         for item in &batch.items {
             // Pushing into a vector never fails.
             let _ = match item {
@@ -293,6 +298,11 @@ fn run_lane(lane: &mut Lane, batches: Receiver<Batch>, chunks: SyncSender<Chunk>
         if chunks.send(chunk).is_err() {
             return;
         }
+        // Back to the reader, which fills it again: its buffers are not allocated (and their
+        // pages faulted in) anew for every batch.
+        batch.items.clear();
+        batch.bytes.clear();
+        let _ = used.send(batch);
     }
     let mut out = Chunked {
         tx: chunks,
@@ -424,10 +434,12 @@ impl Extractor {
             std::thread::scope(|scope| {
                 let mut to_lanes = Vec::new();
                 let mut from_lanes = Vec::new();
+                let (used_tx, used_rx) = channel::<Batch>();
                 for lane in lanes.iter_mut() {
                     let (batch_tx, batch_rx) = sync_channel::<Batch>(IN_FLIGHT);
+                    let used_tx = used_tx.clone();
                     let (chunk_tx, chunk_rx) = sync_channel::<Chunk>(IN_FLIGHT);
-                    scope.spawn(move || run_lane(lane, batch_rx, chunk_tx));
+                    scope.spawn(move || run_lane(lane, batch_rx, used_tx, chunk_tx));
                     to_lanes.push(batch_tx);
                     from_lanes.push(chunk_rx);
                 }
@@ -435,7 +447,15 @@ impl Extractor {
                 let reader = &mut reader;
                 let unknown = &mut unknown;
                 let reading = scope.spawn(move || {
-                    read_batches(label, input, reader, unknown, to_lanes, frames_read)
+                    read_batches(
+                        label,
+                        input,
+                        reader,
+                        unknown,
+                        to_lanes,
+                        used_rx,
+                        frames_read,
+                    )
                 });
                 let mut shown = 0u64;
                 let merged = merge.run(from_lanes, &mut || {
@@ -499,6 +519,7 @@ fn read_batches<R: Read + Send>(
     reader: &mut Reader<'_>,
     unknown: &mut u64,
     to_lanes: Vec<SyncSender<Batch>>,
+    used: Receiver<Batch>,
     frames_read: &AtomicU64,
 ) -> Result<CaptureEnd> {
     let mut batches: Vec<Batch> = to_lanes.iter().map(|_| Batch::default()).collect();
@@ -506,7 +527,7 @@ fn read_batches<R: Read + Send>(
     let mut since = 0u64;
     let send = |batches: &mut Vec<Batch>, upto: u64, open: &mut bool| {
         for (batch, tx) in batches.iter_mut().zip(&to_lanes) {
-            let mut b = std::mem::take(batch);
+            let mut b = std::mem::replace(batch, used.try_recv().unwrap_or_default());
             b.upto = upto;
             if *open && tx.send(b).is_err() {
                 *open = false;

@@ -98,7 +98,7 @@ fn syn_flood(path: &Path, n: u32) {
         frame.extend_from_slice(&(0x0a00_0001u32 + host).to_be_bytes());
         frame.extend_from_slice(&[192, 0, 2, 80]);
         frame.extend_from_slice(&port.to_be_bytes());
-        frame.extend_from_slice(&3333u16.to_be_bytes());
+        frame.extend_from_slice(&80u16.to_be_bytes());
         frame.extend_from_slice(&i.wrapping_mul(7919).to_be_bytes());
         frame.extend_from_slice(&[0, 0, 0, 0, 0x50, 0x02, 0xfa, 0xf0, 0, 0, 0, 0]);
         let (sec, usec) = (1_764_000_000 + i / 1000, (i % 1000) * 1000);
@@ -139,7 +139,7 @@ fn a_flood_past_the_cap_evicts_the_same_flows_whatever_the_threads() {
     assert!(recs.iter().all(|r| r["end_reason"] == "end_of_capture"
         && r["packets_c2s"] == 1
         && r["packets_s2c"] == 0
-        && r["dst_port"] == 3333));
+        && r["dst_port"] == 80));
 }
 
 #[test]

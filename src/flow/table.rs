@@ -36,7 +36,7 @@ impl Default for FlowConfig {
             tcp_closed_timeout: 30.0,
             udp_idle_timeout: 120.0,
             active_timeout: 3600.0,
-            max_flows: 500_000,
+            max_flows: 1_000_000,
         }
     }
 }

@@ -54,6 +54,8 @@ enum Sink {
 pub struct RecordWriter {
     sink: Sink,
     pending: Vec<FlowRecord>,
+    /// The NDJSON line being written (reused).
+    line: Vec<u8>,
     path: PathBuf,
     rows: u64,
     scored: bool,
@@ -83,6 +85,7 @@ impl RecordWriter {
         Ok(RecordWriter {
             sink,
             pending: Vec::new(),
+            line: Vec::new(),
             path,
             rows: 0,
             scored,
@@ -99,9 +102,9 @@ impl RecordWriter {
         self.rows += 1;
         match &mut self.sink {
             Sink::Ndjson(w) => {
-                serde_json::to_writer(&mut *w, &rec).map_err(|e| io_err(&self.path, e.into()))?;
-                w.write_all(b"\n").map_err(|e| io_err(&self.path, e))?;
-                Ok(())
+                self.line.clear();
+                rec.write_ndjson(&mut self.line);
+                w.write_all(&self.line).map_err(|e| io_err(&self.path, e))
             }
             _ => {
                 self.pending.push(rec);
