@@ -347,8 +347,6 @@ pub struct Extractor {
     decoder: Decoder,
     lanes: Vec<Lane>,
     shards: usize,
-    last_expire: f64,
-    last_ts: u64,
     /// Counters so far.
     pub summary: Summary,
 }
@@ -364,8 +362,6 @@ impl Extractor {
                 .map(|i| Lane::new(&cfg, i, lanes, shards))
                 .collect(),
             shards,
-            last_expire: f64::NEG_INFINITY,
-            last_ts: 0,
             summary: Summary::default(),
         }
     }
@@ -395,8 +391,10 @@ impl Extractor {
             captured_bytes: 0,
             packets: 0,
             time_regressions: 0,
-            last_ts: self.last_ts,
-            last_expire: self.last_expire,
+            // Time regressions are judged within an input.
+            last_ts: 0,
+            // Each input has its own clock of expiry passes, as its flows do.
+            last_expire: f64::NEG_INFINITY,
             shards: self.shards,
             lanes: self.lanes.len(),
         };
@@ -424,7 +422,10 @@ impl Extractor {
                 }
             });
             let merged = match failed {
-                Some(e) => Err(e),
+                Some(e) => {
+                    let _ = lane.drain(&mut lane::Discard);
+                    Err(e)
+                }
                 None => lane.drain(&mut merge),
             };
             (read, merged)
@@ -477,9 +478,6 @@ impl Extractor {
         self.summary.captured_bytes += reader.captured_bytes;
         self.summary.packets += reader.packets;
         self.summary.time_regressions += reader.time_regressions;
-        self.last_ts = reader.last_ts;
-        // The next input starts its own clock of expiry passes, as its tables do.
-        self.last_expire = f64::NEG_INFINITY;
         for lane in &mut self.lanes {
             self.summary.absorb(std::mem::take(&mut lane.summary));
         }

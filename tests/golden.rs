@@ -46,13 +46,8 @@ fn score_output_matches_the_golden_files() {
         let before = std::fs::read_to_string(&golden)
             .unwrap_or_else(|e| panic!("{}: {e} (run with POOLSCOPE_BLESS=1)", golden.display()));
         if before != now {
-            let (i, (a, b)) = before
-                .lines()
-                .zip(now.lines())
-                .enumerate()
-                .find(|(_, (a, b))| a != b)
-                .unwrap_or((0, ("(line count)", "(line count)")));
-            changed.push(format!("{c}: line {}\n  golden: {a}\n  now:    {b}", i + 1));
+            let (line, a, b) = first_difference(&before, &now);
+            changed.push(format!("{c}: line {line}\n  golden: {a}\n  now:    {b}"));
         }
     }
     assert!(

@@ -32,15 +32,9 @@ fn assert_same_for_any_threads(inputs: &[PathBuf], extra: &[&str]) -> String {
     for n in [2, 3, 8] {
         let (many, _) = extract_with(inputs, n, extra);
         if many != one {
-            let (i, (a, b)) = one
-                .lines()
-                .zip(many.lines())
-                .enumerate()
-                .find(|(_, (a, b))| a != b)
-                .unwrap_or((0, ("(line count)", "(line count)")));
+            let (line, a, b) = first_difference(&one, &many);
             panic!(
-                "--threads {n} differs from --threads 1 at record {} ({} vs {} records)\n  1: {a}\n  {n}: {b}",
-                i + 1,
+                "--threads {n} differs from --threads 1 at record {line} ({} vs {} records)\n  1: {a}\n  {n}: {b}",
                 one.lines().count(),
                 many.lines().count()
             );
@@ -151,7 +145,7 @@ fn corpus_captures_give_the_same_records_whatever_the_threads() {
         "cjsniffer/pcap",
         "nesfit-cryptomining/pcap",
         "lab",
-        "iot-longlived",
+        "iot-longlived/pcap",
     ] {
         let Ok(rd) = std::fs::read_dir(corpus.join(dir)) else {
             continue;

@@ -135,7 +135,16 @@ pub fn parse_time(s: &str) -> Option<f64> {
     let hh: i64 = t.next()?.parse().ok()?;
     let mm: i64 = t.next()?.parse().ok()?;
     let ss: f64 = t.next().unwrap_or("0").parse().ok()?;
-    if t.next().is_some() || hh > 23 || mm > 59 || !(0.0..61.0).contains(&ss) {
+    if t.next().is_some() {
+        return None;
+    }
+    epoch_seconds(y, m, day, hh, mm, ss)
+}
+
+/// Epoch seconds of a UTC calendar date and time; None when a part is out of range (a day
+/// the month lacks included).
+fn epoch_seconds(y: i64, m: i64, day: i64, hh: i64, mm: i64, ss: f64) -> Option<f64> {
+    if !(0..=23).contains(&hh) || !(0..=59).contains(&mm) || !(0.0..61.0).contains(&ss) {
         return None;
     }
     let date = time::Date::from_calendar_date(
@@ -180,17 +189,7 @@ fn parse_stamp(s: &[u8]) -> Option<f64> {
     }
     // The seconds as the general parser reads them, so both give the same number.
     let ss: f64 = std::str::from_utf8(&s[17..]).ok()?.parse().ok()?;
-    if hh > 23 || mm > 59 || ss >= 61.0 {
-        return None;
-    }
-    let date = time::Date::from_calendar_date(
-        i32::try_from(y).ok()?,
-        time::Month::try_from(u8::try_from(m).ok()?).ok()?,
-        u8::try_from(d).ok()?,
-    )
-    .ok()?;
-    let days = i64::from(date.to_julian_day()) - UNIX_EPOCH_JULIAN_DAY;
-    Some((days * 86_400 + hh * 3600 + mm * 60) as f64 + ss)
+    epoch_seconds(y, m, d, hh, mm, ss)
 }
 
 /// The Julian day number of 1970-01-01.
@@ -713,14 +712,14 @@ mod tests {
         2024-01-01 12:00:03,2024-01-01 12:00:03,0.0,not-an-ip,10.0.0.1,1,2,TCP,........,0,0,1,40,0,0\n\
         Summary\nflows,bytes,packets,avg_bps,avg_pps,avg_bpp\n3,9220,123,0,0,0\n";
 
-    #[test]
-    fn nfdump_csv_rows_and_trailer() {
+    /// The records and summary of a CSV table held in a string.
+    fn read(label: &str, table: &str, map: &ColumnMap) -> (Vec<ExportRecord>, NetflowSummary) {
         let mut summary = NetflowSummary::default();
         let mut got = Vec::new();
         read_csv_from(
-            "t.csv",
-            BufReader::new(NFDUMP.as_bytes()),
-            &ColumnMap::nfdump(),
+            label,
+            BufReader::new(table.as_bytes()),
+            map,
             &mut summary,
             &mut |r| {
                 got.push(r);
@@ -728,6 +727,12 @@ mod tests {
             },
         )
         .unwrap();
+        (got, summary)
+    }
+
+    #[test]
+    fn nfdump_csv_rows_and_trailer() {
+        let (got, summary) = read("t.csv", NFDUMP, &ColumnMap::nfdump());
         assert_eq!(got.len(), 2);
         assert_eq!(summary.rows, 3);
         assert_eq!(summary.rows_skipped, 1);
@@ -754,19 +759,7 @@ mod tests {
             \"10.0.0.3\",10.0.0.4,1001,443,tcp,1700000001,4,400,\"two\r\nlines\"\r\n\
             10.0.0.5,bad,1002,443,6,1700000002,5,500,x\r\n\
             10.0.0.7,10.0.0.8,1003,53,udp,1700000003,6,600,last";
-        let mut summary = NetflowSummary::default();
-        let mut got = Vec::new();
-        read_csv_from(
-            "q.csv",
-            BufReader::new(table.as_bytes()),
-            &ColumnMap::default(),
-            &mut summary,
-            &mut |r| {
-                got.push(r);
-                Ok(())
-            },
-        )
-        .unwrap();
+        let (got, summary) = read("q.csv", table, &ColumnMap::default());
         assert_eq!(summary.rows, 4);
         assert_eq!(summary.rows_skipped, 1);
         // The bad row is on line 5: the quoted line break of row 2 took a line.

@@ -372,6 +372,14 @@ impl Json<'_> {
         }
     }
 
+    /// Fields that are text or null, in order.
+    fn opt_fields(&mut self, fields: &[(&str, &Option<String>)]) {
+        for (name, v) in fields {
+            self.key(false, name);
+            self.opt_str(v);
+        }
+    }
+
     fn strs(&mut self, v: &[String]) {
         self.0.push(b'[');
         for (i, s) in v.iter().enumerate() {
@@ -457,13 +465,10 @@ impl FlowRecord {
             j.value(&v.evidence);
         }
         let t = &self.tls;
-        for (name, v) in [("tls_version", &t.tls_version), ("sni", &t.sni)] {
-            j.key(false, name);
-            j.opt_str(v);
-        }
+        j.opt_fields(&[("tls_version", &t.tls_version), ("sni", &t.sni)]);
         j.key(false, "alpn");
         j.strs(&t.alpn);
-        for (name, v) in [
+        j.opt_fields(&[
             ("ja3", &t.ja3),
             ("ja3_string", &t.ja3_string),
             ("ja3s", &t.ja3s),
@@ -473,28 +478,19 @@ impl FlowRecord {
             ("ja4s", &t.ja4s),
             ("cert_sha1", &t.cert_sha1),
             ("cert_sha256", &t.cert_sha256),
-        ] {
-            j.key(false, name);
-            j.opt_str(v);
-        }
+        ]);
         j.key(false, "cert_chain_sha256");
         j.strs(&t.cert_chain_sha256);
-        for (name, v) in [
+        j.opt_fields(&[
             ("cert_subject", &t.cert_subject),
             ("cert_issuer", &t.cert_issuer),
-        ] {
-            j.key(false, name);
-            j.opt_str(v);
-        }
+        ]);
         j.key(false, "cert_san");
         j.strs(&t.cert_san);
-        for (name, v) in [
+        j.opt_fields(&[
             ("cert_not_before", &t.cert_not_before),
             ("cert_not_after", &t.cert_not_after),
-        ] {
-            j.key(false, name);
-            j.opt_str(v);
-        }
+        ]);
         j.key(false, "cert_self_signed");
         match t.cert_self_signed {
             Some(b) => j.bool(b),

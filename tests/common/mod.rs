@@ -28,6 +28,18 @@ pub fn corpus() -> PathBuf {
     p
 }
 
+/// The first line where two texts differ (1-based), with both lines; line 0 and
+/// `(line count)` when one text is the other with lines added or removed at its end.
+pub fn first_difference<'a>(a: &'a str, b: &'a str) -> (usize, &'a str, &'a str) {
+    a.lines()
+        .zip(b.lines())
+        .enumerate()
+        .find(|(_, (x, y))| x != y)
+        .map_or((0, "(line count)", "(line count)"), |(i, (x, y))| {
+            (i + 1, x, y)
+        })
+}
+
 /// Runs `poolscope` with arguments.
 pub fn poolscope(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_poolscope"))
