@@ -235,15 +235,25 @@ impl Lane {
                 )?;
             }
         }
+        self.finish_ended(p.frame, Phase::Ended, 0, out)
+    }
+
+    /// Finishes every flow the table just ended, in the order it ended them, as events at
+    /// (`frame`, `phase`, `major`). All are finished even after an output error (the first
+    /// is returned), so none stays behind for a later frame.
+    fn finish_ended(
+        &mut self,
+        frame: u64,
+        phase: Phase,
+        major: u64,
+        out: &mut dyn Events,
+    ) -> Result<()> {
         let mut ended = std::mem::take(&mut self.ended);
         let mut result = Ok(());
         for (k, (e, r)) in ended.drain(..).enumerate() {
             let f = self.finish(e, r);
             if result.is_ok() {
-                result = out.push(
-                    Pos::new(p.frame, Phase::Ended, 0, k as u64),
-                    Event::Ended(f),
-                );
+                result = out.push(Pos::new(frame, phase, major, k as u64), Event::Ended(f));
             }
         }
         self.ended = ended;
@@ -259,15 +269,7 @@ impl Lane {
             shard.table.expire(now, &mut |e, r| ended.push((e, r)));
             live += shard.table.len() as u64;
             let index = shard.index;
-            let mut ended = std::mem::take(&mut self.ended);
-            for (k, (e, r)) in ended.drain(..).enumerate() {
-                let f = self.finish(e, r);
-                out.push(
-                    Pos::new(frame, Phase::Expired, index, k as u64),
-                    Event::Ended(f),
-                )?;
-            }
-            self.ended = ended;
+            self.finish_ended(frame, Phase::Expired, index, out)?;
         }
         out.push(Pos::new(frame, Phase::Live, self.id, 0), Event::Live(live))
     }
