@@ -202,15 +202,33 @@ pub fn parse_protocol(s: &str) -> Option<u8> {
         return Some(n);
     }
     Some(match s.to_ascii_lowercase().as_str() {
+        // IANA's keywords (as in /etc/protocols) and nfdump's short names where they differ.
+        "hopopt" => 0,
         "icmp" => 1,
         "igmp" => 2,
+        "ggp" => 3,
+        "ipip" | "ipencap" | "ipv4" | "ip-in-ip" => 4,
+        "st" => 5,
         "tcp" => 6,
+        "egp" => 8,
+        "igp" => 9,
         "udp" => 17,
+        "ipv6" => 41,
+        "ipv6-route" | "rout6" => 43,
+        "ipv6-frag" | "frag6" => 44,
+        "rsvp" => 46,
         "gre" => 47,
         "esp" => 50,
         "ah" => 51,
         "icmp6" | "ipv6-icmp" | "icmpv6" => 58,
+        "ipv6-nonxt" | "nonxt" => 59,
+        "ipv6-opts" | "opts6" => 60,
+        "eigrp" => 88,
+        "ospf" | "ospfigp" => 89,
+        "pim" => 103,
+        "ipcomp" => 108,
         "vrrp" => 112,
+        "l2tp" => 115,
         "sctp" => 132,
         _ => return None,
     })
@@ -693,6 +711,11 @@ mod tests {
         assert_eq!(parse_tcp_flags("what"), None);
         assert_eq!(parse_protocol("TCP"), Some(6));
         assert_eq!(parse_protocol("17"), Some(17));
+        // nfdump 1.7 writes an IP-in-IP tunnel as `IPIP` and ICMPv6 as `ICMP6` (IANA 4, 58).
+        assert_eq!(parse_protocol("IPIP"), Some(4));
+        assert_eq!(parse_protocol("ICMP6"), Some(58));
+        assert_eq!(parse_protocol("ipv6-frag"), Some(44));
+        assert_eq!(parse_protocol("teleport"), None);
         assert_eq!(parse_count("1.5 M"), Some(1_500_000));
     }
 
