@@ -65,6 +65,14 @@ pub enum Error {
         /// What failed.
         source: std::io::Error,
     },
+    /// A network interface cannot be captured from (missing, down, no permission).
+    #[error("{interface}: {reason}")]
+    Capture {
+        /// Interface name as given.
+        interface: String,
+        /// Why, and what to do about it.
+        reason: String,
+    },
     /// An option or argument asks for something impossible; nothing was read.
     #[error("{0}")]
     Usage(String),

@@ -45,6 +45,11 @@ pub struct ExtractConfig {
     /// Worker threads for the flows (1: everything on the calling thread). The output is the
     /// same whatever the number.
     pub threads: usize,
+    /// Also hand the sink a snapshot of a flow while it is still open (its `end_reason` is
+    /// [`EndReason::Open`](crate::flow::EndReason::Open)), each time it learns something a
+    /// verdict may rise on: a completed window of the model, a confirmed Stratum session, a
+    /// finished TLS handshake. Alerts are raised from these.
+    pub updates: bool,
 }
 
 impl Default for ExtractConfig {
@@ -54,6 +59,7 @@ impl Default for ExtractConfig {
             reassembly: ReassemblyConfig::default(),
             exporter_cuts: false,
             threads: 1,
+            updates: false,
         }
     }
 }

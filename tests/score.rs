@@ -345,3 +345,79 @@ fn feed_import_adds_deduplicated_rows_with_provenance_and_bad_files_name_the_lin
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("pool-endpoints.tsv:2"), "{err}");
 }
+
+/// `--alerts` on captures: an alert the moment a pool session shows itself, another when the
+/// verdict rises, each while the flow is still open; the flow records are those of a run
+/// without alerts, and the alerts the same for any number of threads.
+#[test]
+fn alerts_come_while_pool_sessions_are_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let read = |p: &std::path::Path| -> Vec<Value> {
+        std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("NDJSON"))
+            .collect()
+    };
+    for (name, threads) in [
+        ("xmrig-rx-plain", "1"),
+        ("xmrig-rx-tls", "1"),
+        ("xmrig-rx-tls", "3"),
+    ] {
+        let cap = data(&format!("pcap/{name}.pcap"));
+        let cap = cap.to_str().unwrap();
+        let alerts = dir.path().join(format!("{name}-{threads}.ndjson"));
+        let (code, with, _) = score(&[
+            "--threads",
+            threads,
+            cap,
+            "--alerts",
+            alerts.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0);
+        let (_, without, _) = score(&[cap]);
+        assert_eq!(with, without, "{name}: --alerts changed the flow records");
+        let a = read(&alerts);
+        let flow = &with[0];
+        let first = flow["first_seen"].as_f64().unwrap();
+        let last = flow["last_seen"].as_f64().unwrap();
+        assert!(a
+            .iter()
+            .all(|x| x["end_reason"] == "open" && x["flow_id"] == flow["flow_id"]));
+        assert!(
+            a.iter().all(|x| x["alert_time"].as_f64().unwrap() < last),
+            "{name}"
+        );
+        assert_eq!(a.last().unwrap()["verdict"], "mining");
+        assert_eq!(
+            a.last().unwrap()["previous_verdict"],
+            if a.len() > 1 {
+                Value::from("suspect")
+            } else {
+                Value::Null
+            }
+        );
+        let mining_at = a.last().unwrap()["alert_time"].as_f64().unwrap() - first;
+        if name.ends_with("plain") {
+            // XMRig's login (frame 4) and the pool's answer with the first job (frame 6, at
+            // 0.011 s, as tshark shows) confirm the session.
+            assert!(mining_at < 0.05, "{name}: mining alert at {mining_at} s");
+        } else {
+            // Only the flow's shape speaks for a TLS session: the model, at the end of its
+            // first 300-second window, long before the session ends (375 s).
+            assert_eq!(a[0]["verdict"], "suspect");
+            assert!(
+                (300.0..330.0).contains(&mining_at),
+                "{name}: mining alert at {mining_at} s"
+            );
+        }
+    }
+    let alerts = dir.path().join("benign.ndjson");
+    for name in ["benign-mqtt-heartbeat", "zabbix-agent-poll"] {
+        let cap = data(&format!("pcap/{name}.pcap"));
+        let (code, recs, _) = score(&[cap.to_str().unwrap(), "--alerts", alerts.to_str().unwrap()]);
+        assert_eq!(code, 0);
+        assert!(!recs.is_empty());
+        assert_eq!(std::fs::read_to_string(&alerts).unwrap(), "", "{name}");
+    }
+}

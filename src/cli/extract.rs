@@ -162,6 +162,7 @@ impl FlowArgs {
                 ..ReassemblyConfig::default()
             },
             exporter_cuts: false,
+            updates: false,
             threads: match self.threads {
                 Some(0) => return Err(Error::Usage("--threads must be at least 1".into())),
                 Some(n) => n,

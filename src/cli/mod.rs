@@ -5,6 +5,7 @@ mod extract;
 mod feed;
 mod score;
 mod train;
+mod watch;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -12,8 +13,9 @@ use std::io::IsTerminal;
 
 pub use extract::{ExtractArgs, FlowArgs, OutputArgs};
 pub use feed::{FeedArgs, FeedCommand};
-pub use score::ScoreArgs;
+pub use score::{JudgeArgs, ScoreArgs};
 pub use train::{DataArgs, EvalArgs, HyperArgs, TrainArgs};
+pub use watch::WatchArgs;
 
 /// poolscope: find cryptocurrency-mining traffic in packet captures.
 #[derive(Debug, Parser)]
@@ -31,6 +33,8 @@ pub enum Command {
     Extract(ExtractArgs),
     /// Like extract, plus a verdict per flow (mining, suspect, benign), its score and reasons.
     Score(ScoreArgs),
+    /// Score live traffic on network interfaces, with alerts while flows are still open.
+    Watch(WatchArgs),
     /// Train the flow-shape classifier on labelled flows; writes a model file with its
     /// grouped cross-validation metrics.
     Train(TrainArgs),
@@ -114,6 +118,7 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
     match cli.command {
         Command::Extract(args) => extract::run(args),
         Command::Score(args) => score::run(args),
+        Command::Watch(args) => watch::run(args),
         Command::Feed(args) => feed::run(args),
         Command::Train(args) => train::run_train(args),
         Command::Eval(args) => train::run_eval(args),

@@ -3,9 +3,9 @@
 use super::extract::{render_summary, run_pipeline, FlowArgs, OutputArgs};
 use super::CliError;
 use crate::intel::{Matcher, PoolFeed};
-use crate::output::{write_table, RecordWriter, VerdictColumns};
+use crate::output::{write_table, RecordWriter};
 use crate::resources::Located;
-use crate::score::{Confirmer, HostRollup, RunReport, Scorer, Verdict};
+use crate::score::{AlertLog, Confirmer, HostRollup, RunReport, Scored, Scorer, Verdict};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -18,6 +18,32 @@ pub struct ScoreArgs {
     /// Where and how to write.
     #[command(flatten)]
     pub out: OutputArgs,
+    /// Feeds and models.
+    #[command(flatten)]
+    pub judge: JudgeArgs,
+    /// Write only flows (or hosts) at least this bad: benign, suspect or mining.
+    #[arg(long, value_enum, ignore_case = true, default_value_t = Verdict::Benign)]
+    pub min_verdict: Verdict,
+    /// Write one row per client address (its mining flows, pools, first and last seen,
+    /// bytes) instead of one row per flow.
+    #[arg(long)]
+    pub by_host: bool,
+    /// Also write alerts (NDJSON) to FILE (`-`: standard output): a flow's record so far, with
+    /// `alert_time` and `previous_verdict`, the moment its verdict first reaches suspect or
+    /// mining and each time it rises, while the flow is still open (at each completed model
+    /// window, a confirmed Stratum session, a finished TLS handshake) or when it ends.
+    #[arg(long, value_name = "FILE")]
+    pub alerts: Option<PathBuf>,
+    /// Probe the server of every `suspect` flow (TLS, then a Stratum login/subscribe with a
+    /// dummy worker) and call it mining if it answers like a pool. SENDS TRAFFIC to those
+    /// servers; off by default.
+    #[arg(long)]
+    pub confirm: bool,
+}
+
+/// The feeds and models a verdict is made with (`score` and `watch`).
+#[derive(Debug, Args)]
+pub struct JudgeArgs {
     /// Feed directory (pool domains, endpoints, certificates, fingerprints, allowlist).
     /// Default: $POOLSCOPE_FEEDS, else ./feeds, else an install prefix's
     /// (share/poolscope/feeds), else the feeds built into poolscope.
@@ -37,57 +63,53 @@ pub struct ScoreArgs {
     /// Score without the models (protocol evidence and feeds only).
     #[arg(long)]
     pub no_model: bool,
-    /// Write only flows (or hosts) at least this bad: benign, suspect or mining.
-    #[arg(long, value_enum, ignore_case = true, default_value_t = Verdict::Benign)]
-    pub min_verdict: Verdict,
-    /// Write one row per client address (its mining flows, pools, first and last seen,
-    /// bytes) instead of one row per flow.
-    #[arg(long)]
-    pub by_host: bool,
-    /// Probe the server of every `suspect` flow (TLS, then a Stratum login/subscribe with a
-    /// dummy worker) and call it mining if it answers like a pool. SENDS TRAFFIC to those
-    /// servers; off by default.
-    #[arg(long)]
-    pub confirm: bool,
+}
+
+impl JudgeArgs {
+    /// The scorer these options ask for: feeds and models loaded and checked.
+    pub(super) fn scorer(&self) -> Result<Scorer, CliError> {
+        let matcher = if self.no_feeds {
+            None
+        } else {
+            let at = self
+                .feeds
+                .clone()
+                .map_or_else(crate::resources::default_feeds, Located::Path);
+            Some(Matcher::new(&PoolFeed::load_located(&at)?))
+        };
+        let model: Option<Box<dyn crate::score::FlowModel>> = if self.no_model {
+            None
+        } else {
+            let mut set = crate::model::ModelSet::default();
+            let shape = self
+                .model
+                .clone()
+                .map_or_else(crate::resources::default_model, Located::Path);
+            // The shape model is needed; the flow-only one when given, or found beside it.
+            let netflow = match &self.netflow_model {
+                Some(p) => Some(Located::Path(p.clone())),
+                None => crate::resources::netflow_model_beside(&shape),
+            };
+            let wanted = [
+                Some((shape, crate::features::shape::SHAPE_SCHEMA)),
+                netflow.map(|n| (n, crate::model::NETFLOW_SCHEMA)),
+            ];
+            for (at, schema) in wanted.into_iter().flatten() {
+                let m = crate::model::ModelFile::load_located(&at, schema)?;
+                set.add(crate::model::Model::new(m));
+            }
+            Some(Box::new(set))
+        };
+        Ok(Scorer::new(matcher, model))
+    }
 }
 
 pub(super) fn run(args: ScoreArgs) -> Result<i32, CliError> {
-    let cfg = args.flows.config()?;
+    let mut cfg = args.flows.config()?;
+    cfg.updates = args.alerts.is_some();
     let format = args.out.format()?;
     let min = args.min_verdict;
-    let matcher = if args.no_feeds {
-        None
-    } else {
-        let at = args
-            .feeds
-            .clone()
-            .map_or_else(crate::resources::default_feeds, Located::Path);
-        Some(Matcher::new(&PoolFeed::load_located(&at)?))
-    };
-    let model: Option<Box<dyn crate::score::FlowModel>> = if args.no_model {
-        None
-    } else {
-        let mut set = crate::model::ModelSet::default();
-        let shape = args
-            .model
-            .clone()
-            .map_or_else(crate::resources::default_model, Located::Path);
-        // The shape model is needed; the flow-only one when given, or found beside it.
-        let netflow = match &args.netflow_model {
-            Some(p) => Some(Located::Path(p.clone())),
-            None => crate::resources::netflow_model_beside(&shape),
-        };
-        let wanted = [
-            Some((shape, crate::features::shape::SHAPE_SCHEMA)),
-            netflow.map(|n| (n, crate::model::NETFLOW_SCHEMA)),
-        ];
-        for (at, schema) in wanted.into_iter().flatten() {
-            let m = crate::model::ModelFile::load_located(&at, schema)?;
-            set.add(crate::model::Model::new(m));
-        }
-        Some(Box::new(set))
-    };
-    let scorer = Scorer::new(matcher, model);
+    let scorer = args.judge.scorer()?;
     let mut confirmer = args
         .confirm
         .then(|| Confirmer::new(crate::probe::ProbeOptions::default()));
@@ -98,12 +120,28 @@ pub(super) fn run(args: ScoreArgs) -> Result<i32, CliError> {
         }
         s
     };
+    let mut alerts = match &args.alerts {
+        Some(p) => Some(AlertLog::create(p)?),
+        None => None,
+    };
+    // Every scored record (an open flow's update too) may raise an alert; updates go no
+    // further.
+    let mut judge = |rec: &mut crate::output::FlowRecord| -> crate::error::Result<Option<Scored>> {
+        let s = judge(rec);
+        if let Some(log) = alerts.as_mut() {
+            rec.verdict = Some(s.columns());
+            log.observe(rec, s.verdict)?;
+        }
+        Ok((!rec.is_open()).then_some(s))
+    };
     let (out, out_path) = args.out.open()?;
     let mut report = RunReport::default();
     let mut hosts = HostRollup::default();
     let outcome = if args.by_host {
-        let r = run_pipeline(&args.flows, cfg, &mut |rec| {
-            let s = judge(&rec);
+        let r = run_pipeline(&args.flows, cfg, &mut |mut rec| {
+            let Some(s) = judge(&mut rec)? else {
+                return Ok(());
+            };
             report.add(&rec, &s);
             hosts.add(&rec, &s);
             Ok(())
@@ -121,23 +159,14 @@ pub(super) fn run(args: ScoreArgs) -> Result<i32, CliError> {
     } else {
         let mut writer = RecordWriter::new(out, out_path, format, true)?;
         let r = run_pipeline(&args.flows, cfg, &mut |mut rec| {
-            let s = judge(&rec);
+            let Some(s) = judge(&mut rec)? else {
+                return Ok(());
+            };
             report.add(&rec, &s);
             if s.verdict < min {
                 return Ok(());
             }
-            rec.verdict = Some(VerdictColumns {
-                verdict: s.verdict.as_str(),
-                score: s.score,
-                reasons: s.reasons,
-                model_score: s.model.map(|m| m.0),
-                model_verdict: s.model.map(|m| m.1.as_str()),
-                evidence: s
-                    .evidence
-                    .iter()
-                    .filter_map(|e| serde_json::to_value(e).ok())
-                    .collect(),
-            });
+            rec.verdict = Some(s.columns());
             writer.write(rec)
         })?;
         writer.finish()?;
@@ -146,6 +175,12 @@ pub(super) fn run(args: ScoreArgs) -> Result<i32, CliError> {
     if !args.flows.quiet {
         eprint!("{}", render_summary(&outcome.summary));
         eprint!("{}", render_report(&report));
+        if let Some(log) = &alerts {
+            eprintln!(
+                "poolscope: alerts: {} ({} while the flow was open)",
+                log.tracker.alerts, log.tracker.while_open
+            );
+        }
     }
     Ok(outcome.exit_code())
 }

@@ -79,6 +79,16 @@ impl FullState {
         }
     }
 
+    /// What a verdict may rise on, as far as the flow has got: completed model windows, a
+    /// confirmed Stratum session, a finished TLS handshake. A change calls for an update.
+    pub(super) fn milestones(&self) -> (usize, bool, bool) {
+        (
+            self.shape.rows().len(),
+            matches!(self.stratum, StratumState::Confirmed(_)),
+            matches!(self.tls, TlsState::Done(_)),
+        )
+    }
+
     /// True while some dissector still reads this flow's TCP streams.
     fn wants_stream(&self) -> bool {
         matches!(self.tls, TlsState::Parsing(_))

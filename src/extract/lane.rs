@@ -41,6 +41,8 @@ pub(super) struct Pos {
 pub(super) enum Phase {
     /// DNS answers the frame carried.
     Resolved,
+    /// The flow of the frame, still open, after it learned something (updates only).
+    Updated,
     /// Flows the frame ended (timed out, port reused, evicted for the cap).
     Ended,
     /// Flows an expiry pass after the frame ended.
@@ -86,6 +88,8 @@ pub(super) enum Event {
     Resolved(f64, DnsResolution),
     /// A finished flow, its DNS names still to be found.
     Ended(Box<Finished>),
+    /// A flow still open, as it stands (its DNS names still to be found).
+    Updated(Box<Finished>),
     /// Live flows of a lane.
     Live(u64),
 }
@@ -227,11 +231,29 @@ impl Lane {
                 &mut self.resolutions,
             );
             let dns_port = is_dns_port(p.key.src.port) || is_dns_port(p.key.dst.port);
+            let before = self.cfg.updates.then(|| full.milestones());
             full.packet(&fp, dns_port, &mut self.summary, &mut self.resolutions);
             for (k, r) in self.resolutions.drain(..).enumerate() {
                 out.push(
                     Pos::new(p.frame, Phase::Resolved, 0, k as u64),
                     Event::Resolved(p.ts, r),
+                )?;
+            }
+            if before.is_some_and(|b| b != full.milestones()) {
+                let record = flow_record(
+                    &self.capture,
+                    entry.id,
+                    &entry.key,
+                    (entry.first_ts, entry.last_ts),
+                    full,
+                    EndReason::Open,
+                );
+                out.push(
+                    Pos::new(p.frame, Phase::Updated, 0, 0),
+                    Event::Updated(Box::new(Finished {
+                        record,
+                        resolutions: Vec::new(),
+                    })),
                 )?;
             }
         }
@@ -380,40 +402,78 @@ impl Lane {
         });
         let s = &full.stats;
         self.summary.retransmissions += s.dir[0].retransmissions + s.dir[1].retransmissions;
-        let [c, sv] = &s.dir;
         let record = FlowRecord {
-            flow_id: entry.id,
-            transport: entry.key.protocol.as_str(),
-            src_ip: entry.key.src.ip,
-            src_port: entry.key.src.port,
-            dst_ip: entry.key.dst.ip,
-            dst_port: entry.key.dst.port,
-            first_seen: entry.first_ts,
-            last_seen: entry.last_ts,
-            duration: entry.last_ts - entry.first_ts,
-            packets_c2s: c.packets,
-            packets_s2c: sv.packets,
-            bytes_c2s: c.ip_bytes,
-            bytes_s2c: sv.ip_bytes,
-            payload_bytes_c2s: c.payload_bytes,
-            payload_bytes_s2c: sv.payload_bytes,
-            wire_bytes_c2s: c.wire_bytes,
-            wire_bytes_s2c: sv.wire_bytes,
             reassembly_gaps: gaps,
-            end_reason: reason.as_str(),
-            capture: self.capture.clone(),
-            verdict: None,
             tls,
-            dns_names: Vec::new(),
             stratum,
-            features: s.features(),
             model_rows,
-            model_schema: SHAPE_SCHEMA,
             export_variants,
+            ..flow_record(
+                &self.capture,
+                entry.id,
+                &entry.key,
+                (entry.first_ts, entry.last_ts),
+                full,
+                reason,
+            )
         };
         Box::new(Finished {
             record,
             resolutions,
         })
+    }
+}
+
+/// The record of a flow of input `capture` as its state stands: counters, features, and what
+/// the dissectors have decided so far (an open flow's TLS result once its handshake is done,
+/// its Stratum session, the model windows completed). [`Lane::finish`] replaces the parts only
+/// the end of the flow settles.
+fn flow_record(
+    capture: &Arc<str>,
+    id: u64,
+    key: &FlowKey,
+    (first_ts, last_ts): (f64, f64),
+    full: &FullState,
+    reason: EndReason,
+) -> FlowRecord {
+    let s = &full.stats;
+    let [c, sv] = &s.dir;
+    let tls = match &full.tls {
+        TlsState::Done(Some(info)) => (**info).clone(),
+        _ => TlsInfo::default(),
+    };
+    let stratum = match &full.stratum {
+        StratumState::Reading(d) | StratumState::Confirmed(d) => d.info(),
+        StratumState::NotMining => None,
+    };
+    FlowRecord {
+        flow_id: id,
+        transport: key.protocol.as_str(),
+        src_ip: key.src.ip,
+        src_port: key.src.port,
+        dst_ip: key.dst.ip,
+        dst_port: key.dst.port,
+        first_seen: first_ts,
+        last_seen: last_ts,
+        duration: last_ts - first_ts,
+        packets_c2s: c.packets,
+        packets_s2c: sv.packets,
+        bytes_c2s: c.ip_bytes,
+        bytes_s2c: sv.ip_bytes,
+        payload_bytes_c2s: c.payload_bytes,
+        payload_bytes_s2c: sv.payload_bytes,
+        wire_bytes_c2s: c.wire_bytes,
+        wire_bytes_s2c: sv.wire_bytes,
+        reassembly_gaps: 0,
+        end_reason: reason.as_str(),
+        capture: capture.clone(),
+        verdict: None,
+        tls,
+        dns_names: Vec::new(),
+        stratum,
+        features: s.features(),
+        model_rows: full.shape.rows().to_vec(),
+        model_schema: SHAPE_SCHEMA,
+        export_variants: Vec::new(),
     }
 }

@@ -93,7 +93,7 @@ impl<'s> Merge<'s> {
     fn apply(&mut self, pos: Pos, event: Event) -> Result<()> {
         match event {
             Event::Resolved(ts, r) => self.names.insert(ts, &r),
-            Event::Ended(f) => {
+            Event::Ended(f) | Event::Updated(f) => {
                 let mut f = *f;
                 for r in &f.resolutions {
                     self.names.insert(f.record.last_seen, r);

@@ -154,6 +154,7 @@ pub fn conversation_from_flow_record(r: &FlowRecord) -> Conversation {
         gaps: RunningStats::default(),
         record_rates,
         biflow_records: 0,
+        tags: None,
     }
 }
 
@@ -182,6 +183,7 @@ mod tests {
             gaps: RunningStats::default(),
             record_rates: RunningStats::default(),
             biflow_records: 0,
+            tags: None,
         };
         c.record_rates.push(4.0);
         c.record_rates.push(6.0);

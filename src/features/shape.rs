@@ -389,6 +389,11 @@ impl ShapeStats {
         self.msgs_dropped = 0;
     }
 
+    /// The rows of the windows completed so far (a live flow's view, for alerts).
+    pub fn rows(&self) -> &[Vec<f32>] {
+        &self.rows
+    }
+
     /// The rows, after the flow ended: the last window is added unless it is a short tail of a
     /// flow that already has rows.
     pub fn finish(mut self) -> Vec<Vec<f32>> {

@@ -56,6 +56,8 @@ pub enum EndReason {
     Evicted,
     /// The capture ended with the flow still live.
     EndOfCapture,
+    /// Not ended: the flow so far, as an alert describes a flow that is still open.
+    Open,
 }
 
 impl EndReason {
@@ -68,6 +70,7 @@ impl EndReason {
             EndReason::PortReuse => "port_reuse",
             EndReason::Evicted => "evicted",
             EndReason::EndOfCapture => "end_of_capture",
+            EndReason::Open => "open",
         }
     }
 }

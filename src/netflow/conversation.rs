@@ -97,6 +97,9 @@ pub struct Conversation {
     pub record_rates: RunningStats,
     /// Records that carried both directions (RFC 5103 biflows).
     pub biflow_records: u32,
+    /// The smallest and largest tag of the records it was made of
+    /// ([`Stitcher::push_tagged`]: a stream's offsets); None when they carried none.
+    pub tags: Option<(u64, u64)>,
 }
 
 impl Conversation {
@@ -165,6 +168,8 @@ struct Open {
     biflow: u32,
     /// Order of creation, for a deterministic output order.
     seq: u64,
+    /// Smallest and largest tag of its records.
+    tags: Option<(u64, u64)>,
 }
 
 /// Knobs for [`Stitcher`].
@@ -249,6 +254,17 @@ impl Stitcher {
 
     /// Takes one record; finished conversations go to `out`.
     pub fn push(&mut self, r: &ExportRecord, out: &mut dyn FnMut(Conversation)) {
+        self.push_tagged(r, None, out)
+    }
+
+    /// Takes one record with a tag (a stream offset), which its conversation keeps
+    /// ([`Conversation::tags`]) and [`Stitcher::min_open_tag`] reports while it is open.
+    pub fn push_tagged(
+        &mut self,
+        r: &ExportRecord,
+        tag: Option<u64>,
+        out: &mut dyn FnMut(Conversation),
+    ) {
         self.stats.records += 1;
         let (key, forward) = PairKey::of(r);
         let (first, last) = (r.first, r.last.max(r.first));
@@ -281,9 +297,13 @@ impl Stitcher {
             rates: [RunningStats::default(); 2],
             biflow: 0,
             seq,
+            tags: None,
         });
         if o.seq == seq {
             self.seq += 1;
+        }
+        if let Some(t) = tag {
+            o.tags = Some(o.tags.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
         }
         let (fwd, rev) = if forward { (0, 1) } else { (1, 0) };
         let prev_end = o.sides[fwd].last;
@@ -320,6 +340,12 @@ impl Stitcher {
         if self.open.len() > self.cfg.max_open {
             self.evict(out);
         }
+    }
+
+    /// The smallest tag of the records of the open conversations: what a stream may not yet
+    /// call done.
+    pub fn min_open_tag(&self) -> Option<u64> {
+        self.open.values().filter_map(|o| o.tags.map(|t| t.0)).min()
     }
 
     /// Finishes every open conversation (end of input).
@@ -366,6 +392,7 @@ impl Stitcher {
             rates,
             biflow,
             seq: _,
+            tags,
         } = o;
         // Client: the side that talks to a service port, else the ephemeral-range side, else
         // the side with the higher port, else the side whose first record started first.
@@ -408,6 +435,7 @@ impl Stitcher {
             gaps,
             record_rates: rates,
             biflow_records: biflow,
+            tags,
         };
         self.stats.conversations += 1;
         if c.stitched_records() > 1 {

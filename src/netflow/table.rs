@@ -317,6 +317,33 @@ fn resolve(header: &[String], map: &ColumnMap, label: &str) -> Result<Columns> {
     Ok(Columns { names, at: ats })
 }
 
+/// One flow record from a JSON object whose keys are the [`CANONICAL_COLUMNS`] (numbers or
+/// text, times as for tables: epoch seconds, milliseconds or dates): a flow table's row as
+/// one NDJSON line, as a collector or `jq` writes it.
+pub fn record_from_json(
+    obj: &serde_json::Map<String, serde_json::Value>,
+) -> std::result::Result<ExportRecord, String> {
+    let values: Vec<Option<String>> = CANONICAL_COLUMNS
+        .iter()
+        .map(|c| match obj.get(*c) {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(s)) => Some(s.clone()),
+            Some(v) => Some(v.to_string()),
+        })
+        .collect();
+    let missing: Vec<&str> = CANONICAL_COLUMNS[..REQUIRED]
+        .iter()
+        .zip(&values)
+        .filter(|(_, v)| v.is_none())
+        .map(|(c, _)| *c)
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!("lacks {}", missing.join(", ")));
+    }
+    let refs: Vec<Option<&str>> = values.iter().map(|v| v.as_deref()).collect();
+    row_record(&refs)
+}
+
 /// One row's values by canonical position.
 fn row_record(v: &[Option<&str>]) -> std::result::Result<ExportRecord, String> {
     let get = |i: usize| v[i].map(str::trim).filter(|s| !s.is_empty());

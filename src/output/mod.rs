@@ -4,6 +4,7 @@
 //! batches of [`BATCH_ROWS`] rows, so memory stays bounded however many flows a run has.
 
 mod record;
+pub mod rotate;
 mod writer;
 
 pub use record::{FlowRecord, VerdictColumns, CORE_COLUMNS, DISSECTOR_COLUMNS, SCORE_COLUMNS};

@@ -400,6 +400,12 @@ impl Json<'_> {
 }
 
 impl FlowRecord {
+    /// True for a flow still open: an update the pipeline hands out while the flow goes on
+    /// ([`ExtractConfig::updates`](crate::extract::ExtractConfig::updates)), not its record.
+    pub fn is_open(&self) -> bool {
+        self.end_reason == crate::flow::EndReason::Open.as_str()
+    }
+
     /// Appends the record as one line of NDJSON (with its newline): the same text as
     /// `serde_json::to_writer` of the record, several times faster (the output of a run of
     /// a million flows is mostly this).

@@ -11,9 +11,11 @@
 //! `model_verdict`), so it can be audited on flows a protocol or a feed decided.
 //! [`HostRollup`] answers the next question: which internal hosts mine, and where to.
 
+mod alerts;
 mod confirm;
 mod rollup;
 
+pub use alerts::{write_alert, Alert, AlertLog, AlertTracker};
 pub use confirm::Confirmer;
 pub use rollup::{HostRollup, HostRow, RunReport};
 
@@ -83,6 +85,24 @@ pub struct Scored {
     /// its verdict by its own thresholds. None when the model does not apply (not TCP, no data
     /// both ways, no model) or the flow offers too little to judge.
     pub model: Option<(f64, Verdict)>,
+}
+
+impl Scored {
+    /// The verdict columns of a flow's record.
+    pub fn columns(&self) -> crate::output::VerdictColumns {
+        crate::output::VerdictColumns {
+            verdict: self.verdict.as_str(),
+            score: self.score,
+            reasons: self.reasons.clone(),
+            model_score: self.model.map(|m| m.0),
+            model_verdict: self.model.map(|m| m.1.as_str()),
+            evidence: self
+                .evidence
+                .iter()
+                .filter_map(|e| serde_json::to_value(e).ok())
+                .collect(),
+        }
+    }
 }
 
 /// One piece of evidence behind a verdict, as values (the `evidence` column); `reasons` says

@@ -6,7 +6,7 @@ use crate::features::FEATURES;
 use crate::intel::PoolFeed;
 use std::sync::Arc;
 
-fn record(dst: &str, port: u16) -> FlowRecord {
+pub(super) fn record(dst: &str, port: u16) -> FlowRecord {
     FlowRecord {
         flow_id: 1,
         transport: "tcp",
