@@ -73,6 +73,9 @@ pub enum Error {
         /// Why, and what to do about it.
         reason: String,
     },
+    /// A Kafka client failed (brokers, subscription, producing, committing).
+    #[error("kafka: {0}")]
+    Stream(String),
     /// An option or argument asks for something impossible; nothing was read.
     #[error("{0}")]
     Usage(String),

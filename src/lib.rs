@@ -42,5 +42,6 @@ pub mod probe;
 pub mod resources;
 pub mod score;
 pub mod stats;
+pub mod stream;
 
 pub use error::Error;

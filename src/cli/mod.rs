@@ -4,6 +4,7 @@
 mod extract;
 mod feed;
 mod score;
+mod stream;
 mod train;
 mod watch;
 
@@ -14,6 +15,7 @@ use std::io::IsTerminal;
 pub use extract::{ExtractArgs, FlowArgs, OutputArgs};
 pub use feed::{FeedArgs, FeedCommand};
 pub use score::{JudgeArgs, ScoreArgs};
+pub use stream::StreamArgs;
 pub use train::{DataArgs, EvalArgs, HyperArgs, TrainArgs};
 pub use watch::WatchArgs;
 
@@ -35,6 +37,8 @@ pub enum Command {
     Score(ScoreArgs),
     /// Score live traffic on network interfaces, with alerts while flows are still open.
     Watch(WatchArgs),
+    /// Score flow records from a Kafka topic as a member of a consumer group.
+    Stream(StreamArgs),
     /// Train the flow-shape classifier on labelled flows; writes a model file with its
     /// grouped cross-validation metrics.
     Train(TrainArgs),
@@ -119,6 +123,7 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
         Command::Extract(args) => extract::run(args),
         Command::Score(args) => score::run(args),
         Command::Watch(args) => watch::run(args),
+        Command::Stream(args) => stream::run(args),
         Command::Feed(args) => feed::run(args),
         Command::Train(args) => train::run_train(args),
         Command::Eval(args) => train::run_eval(args),

@@ -34,6 +34,11 @@ pub struct ScoreArgs {
     /// window, a confirmed Stratum session, a finished TLS handshake) or when it ends.
     #[arg(long, value_name = "FILE")]
     pub alerts: Option<PathBuf>,
+    /// Also produce the flow records written, and the alerts, to a Kafka topic
+    /// (`host:port[,host:port…]/topic`), keyed by client address; alerts are the messages
+    /// with an `alert_time`.
+    #[arg(long, value_name = "BROKERS/TOPIC")]
+    pub kafka_out: Option<String>,
     /// Probe the server of every `suspect` flow (TLS, then a Stratum login/subscribe with a
     /// dummy worker) and call it mining if it answers like a pool. SENDS TRAFFIC to those
     /// servers; off by default.
@@ -106,7 +111,12 @@ impl JudgeArgs {
 
 pub(super) fn run(args: ScoreArgs) -> Result<i32, CliError> {
     let mut cfg = args.flows.config()?;
-    cfg.updates = args.alerts.is_some();
+    cfg.updates = args.alerts.is_some() || args.kafka_out.is_some();
+    let kafka = args
+        .kafka_out
+        .as_deref()
+        .map(crate::stream::KafkaOut::open)
+        .transpose()?;
     let format = args.out.format()?;
     let min = args.min_verdict;
     let scorer = args.judge.scorer()?;
@@ -120,17 +130,26 @@ pub(super) fn run(args: ScoreArgs) -> Result<i32, CliError> {
         }
         s
     };
-    let mut alerts = match &args.alerts {
-        Some(p) => Some(AlertLog::create(p)?),
-        None => None,
+    let mut alerts = match (&args.alerts, &kafka) {
+        (Some(p), _) => Some(AlertLog::create(p)?),
+        (None, Some(_)) => Some(AlertLog::new(
+            Box::new(std::io::sink()),
+            PathBuf::from("(kafka)"),
+        )),
+        (None, None) => None,
     };
+    let kafka = &kafka;
     // Every scored record (an open flow's update too) may raise an alert; updates go no
     // further.
     let mut judge = |rec: &mut crate::output::FlowRecord| -> crate::error::Result<Option<Scored>> {
         let s = judge(rec);
         if let Some(log) = alerts.as_mut() {
             rec.verdict = Some(s.columns());
-            log.observe(rec, s.verdict)?;
+            if log.observe(rec, s.verdict)?.is_some() {
+                if let Some(k) = kafka {
+                    k.send(&rec.src_ip.to_string(), log.last_line())?;
+                }
+            }
         }
         Ok((!rec.is_open()).then_some(s))
     };
@@ -158,6 +177,7 @@ pub(super) fn run(args: ScoreArgs) -> Result<i32, CliError> {
         r
     } else {
         let mut writer = RecordWriter::new(out, out_path, format, true)?;
+        let mut line = Vec::new();
         let r = run_pipeline(&args.flows, cfg, &mut |mut rec| {
             let Some(s) = judge(&mut rec)? else {
                 return Ok(());
@@ -167,9 +187,17 @@ pub(super) fn run(args: ScoreArgs) -> Result<i32, CliError> {
                 return Ok(());
             }
             rec.verdict = Some(s.columns());
+            if let Some(k) = kafka {
+                line.clear();
+                rec.write_ndjson(&mut line);
+                k.send(&rec.src_ip.to_string(), &line)?;
+            }
             writer.write(rec)
         })?;
         writer.finish()?;
+        if let Some(k) = kafka {
+            k.finish()?;
+        }
         r
     };
     if !args.flows.quiet {

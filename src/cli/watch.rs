@@ -33,6 +33,10 @@ pub struct WatchArgs {
     /// verdict first reaches suspect or mining and each time it rises.
     #[arg(long, value_name = "FILE")]
     pub alerts: Option<PathBuf>,
+    /// Also produce flow records and alerts to a Kafka topic (`host:port[,…]/topic`), keyed
+    /// by client address; alerts are the messages with an `alert_time`.
+    #[arg(long, value_name = "BROKERS/TOPIC")]
+    pub kafka_out: Option<String>,
     /// Close the output files and start new ones after this long: `90s`, `15m`, `1h`, `1d`.
     #[arg(long, value_parser = parse_duration)]
     pub rotate: Option<Duration>,
@@ -165,9 +169,18 @@ pub(super) fn run(args: WatchArgs) -> Result<i32, CliError> {
             dir: args.output.clone(),
         }
     };
-    let mut alerts = match &args.alerts {
-        Some(p) => Some(AlertLog::create(p)?),
-        None => None,
+    let kafka = args
+        .kafka_out
+        .as_deref()
+        .map(crate::stream::KafkaOut::open)
+        .transpose()?;
+    let mut alerts = match (&args.alerts, &kafka) {
+        (Some(p), _) => Some(AlertLog::create(p)?),
+        (None, Some(_)) => Some(AlertLog::new(
+            Box::new(std::io::sink()),
+            PathBuf::from("(kafka)"),
+        )),
+        (None, None) => None,
     };
     let mut capture = LiveCapture::open(
         &LiveOptions {
@@ -207,7 +220,11 @@ pub(super) fn run(args: WatchArgs) -> Result<i32, CliError> {
         let s = scorer.score(&rec);
         rec.verdict = Some(s.columns());
         if let Some(log) = alerts.as_mut() {
-            log.observe(&rec, s.verdict)?;
+            if log.observe(&rec, s.verdict)?.is_some() {
+                if let Some(k) = &kafka {
+                    k.send(&rec.src_ip.to_string(), log.last_line())?;
+                }
+            }
         }
         if rec.is_open() {
             return Ok(());
@@ -218,6 +235,9 @@ pub(super) fn run(args: WatchArgs) -> Result<i32, CliError> {
         }
         line.clear();
         rec.write_ndjson(&mut line);
+        if let Some(k) = &kafka {
+            k.send(&rec.src_ip.to_string(), &line)?;
+        }
         match &mut out {
             FlowOut::Stdout(o) => o
                 .write_all(&line)
@@ -240,6 +260,9 @@ pub(super) fn run(args: WatchArgs) -> Result<i32, CliError> {
     if let FlowOut::Files { flows, dir } = &mut out {
         flows.close()?;
         write_hosts(dir, &hosts, min)?;
+    }
+    if let Some(k) = &kafka {
+        k.finish()?;
     }
     result?;
     if !args.quiet {

@@ -104,6 +104,13 @@ impl AlertLog {
     }
 }
 
+impl AlertLog {
+    /// The line of the last alert written (for copies elsewhere: a Kafka topic).
+    pub fn last_line(&self) -> &[u8] {
+        &self.line
+    }
+}
+
 /// Appends an alert as one NDJSON line: the flow record as it stands (verdict columns
 /// included), then `alert_time` (capture time of the packet that raised it, the record's
 /// `last_seen`) and `previous_verdict`.
