@@ -577,11 +577,7 @@ impl ConsumerContext for Ctx {
             return;
         };
         let topic = s.opts.topic.clone();
-        let ps: Vec<i32> = tpl
-            .elements_for_topic(&topic)
-            .iter()
-            .map(|e| e.partition())
-            .collect();
+        let ps = partitions(tpl, &topic);
         s.flush(Some(&ps));
         if let Err(e) = s.commit(consumer, Some(&ps)) {
             s.failed.get_or_insert(e);
@@ -605,15 +601,19 @@ impl ConsumerContext for Ctx {
             return;
         };
         let topic = s.opts.topic.clone();
-        let ps: Vec<i32> = tpl
-            .elements_for_topic(&topic)
-            .iter()
-            .map(|e| e.partition())
-            .collect();
+        let ps = partitions(tpl, &topic);
         s.problems
             .push(format!("{topic}: partitions {} assigned", list(&ps)));
         s.assigned_at = Some(Instant::now());
     }
+}
+
+/// The partitions of `topic` in a rebalance's list.
+fn partitions(tpl: &TopicPartitionList, topic: &str) -> Vec<i32> {
+    tpl.elements_for_topic(topic)
+        .iter()
+        .map(|e| e.partition())
+        .collect()
 }
 
 fn list(ps: &[i32]) -> String {

@@ -118,6 +118,45 @@ fn count(keys: impl Iterator<Item = String>) -> BTreeMap<String, usize> {
     m
 }
 
+/// Every message of `topic` (its `partitions`, from the start) until none has come for
+/// `idle`: (key, JSON payload).
+fn read_topic(
+    brokers: &str,
+    topic: &str,
+    partitions: i32,
+    idle: Duration,
+) -> Vec<(Vec<u8>, Value)> {
+    let reader: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "check")
+        .create()
+        .unwrap();
+    let mut all = rdkafka::TopicPartitionList::new();
+    for p in 0..partitions {
+        all.add_partition_offset(topic, p, rdkafka::Offset::Beginning)
+            .unwrap();
+    }
+    reader.assign(&all).unwrap();
+    // The mock broker drops the oldest messages of a partition past 5 MB: none may be gone.
+    for p in 0..partitions {
+        let (low, _) = reader
+            .fetch_watermarks(topic, p, Duration::from_secs(5))
+            .unwrap();
+        assert_eq!(low, 0, "{topic} partition {p} lost its start");
+    }
+    let mut out = Vec::new();
+    let mut last = Instant::now();
+    while last.elapsed() < idle {
+        if let Some(m) = reader.poll(Duration::from_millis(100)) {
+            let m = m.unwrap();
+            let v: Value = serde_json::from_slice(m.payload().unwrap()).unwrap();
+            out.push((m.key().unwrap_or_default().to_vec(), v));
+            last = Instant::now();
+        }
+    }
+    out
+}
+
 #[test]
 fn a_consumer_group_scores_every_record_once_a_member_leaves_mid_run() {
     let rows = rows();
@@ -296,46 +335,26 @@ fn a_consumer_group_scores_every_record_once_a_member_leaves_mid_run() {
 
     // Every verdict produced, duplicates (records read again after the member left) dropped
     // by their partition and offsets, as a consumer downstream does.
-    let reader: BaseConsumer = ClientConfig::new()
+    let mut seen = BTreeMap::new();
+    for (key, v) in read_topic(&brokers, "verdicts", 16, Duration::from_secs(5)) {
+        assert_eq!(key, v["src_ip"].as_str().unwrap().as_bytes());
+        let k = &v["kafka"];
+        let id = (
+            k["partition"].as_i64().unwrap(),
+            k["first_offset"].as_i64().unwrap(),
+            k["last_offset"].as_i64().unwrap(),
+        );
+        seen.insert(id, verdict_key(&v));
+    }
+    let meta: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", &brokers)
-        .set("group.id", "check")
         .create()
         .unwrap();
-    let mut all = rdkafka::TopicPartitionList::new();
-    for p in 0..16 {
-        all.add_partition_offset("verdicts", p, rdkafka::Offset::Beginning)
-            .unwrap();
-    }
-    reader.assign(&all).unwrap();
-    // The mock broker drops the oldest messages of a partition past 5 MB: none may be gone.
-    for p in 0..16 {
-        let (low, _) = reader
-            .fetch_watermarks("verdicts", p, Duration::from_secs(5))
-            .unwrap();
-        assert_eq!(low, 0, "verdicts partition {p} lost its start");
-    }
     for p in 0..4 {
-        let (low, _) = reader
+        let (low, _) = meta
             .fetch_watermarks("flows", p, Duration::from_secs(5))
             .unwrap();
         assert_eq!(low, 0, "flows partition {p} lost its start");
-    }
-    let mut seen = BTreeMap::new();
-    let mut last = Instant::now();
-    while last.elapsed() < Duration::from_secs(5) {
-        if let Some(m) = reader.poll(Duration::from_millis(200)) {
-            let m = m.unwrap();
-            let v: Value = serde_json::from_slice(m.payload().unwrap()).unwrap();
-            assert_eq!(m.key().unwrap(), v["src_ip"].as_str().unwrap().as_bytes());
-            let k = &v["kafka"];
-            let id = (
-                k["partition"].as_i64().unwrap(),
-                k["first_offset"].as_i64().unwrap(),
-                k["last_offset"].as_i64().unwrap(),
-            );
-            seen.insert(id, verdict_key(&v));
-            last = Instant::now();
-        }
     }
     // None lost: every record's offset is in a verdict (the two damaged messages aside).
     let covered: usize = seen.keys().map(|(_, a, b)| (b - a + 1) as usize).sum();
@@ -379,30 +398,13 @@ fn score_produces_its_records_and_alerts_to_a_topic() {
     let records = parse(&String::from_utf8(out.stdout).unwrap());
     let alert_lines = parse(&std::fs::read_to_string(&alerts).unwrap());
     assert!(!alert_lines.is_empty());
-    let reader: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &brokers)
-        .set("group.id", "check")
-        .create()
-        .unwrap();
-    let mut all = rdkafka::TopicPartitionList::new();
-    for p in 0..2 {
-        all.add_partition_offset("sensor", p, rdkafka::Offset::Beginning)
-            .unwrap();
-    }
-    reader.assign(&all).unwrap();
     let (mut got_records, mut got_alerts) = (Vec::new(), Vec::new());
-    let mut last = Instant::now();
-    while last.elapsed() < Duration::from_secs(3) {
-        if let Some(m) = reader.poll(Duration::from_millis(100)) {
-            let m = m.unwrap();
-            let v: Value = serde_json::from_slice(m.payload().unwrap()).unwrap();
-            assert_eq!(m.key().unwrap(), v["src_ip"].as_str().unwrap().as_bytes());
-            if v.get("alert_time").is_some() {
-                got_alerts.push(v);
-            } else {
-                got_records.push(v);
-            }
-            last = Instant::now();
+    for (key, v) in read_topic(&brokers, "sensor", 2, Duration::from_secs(3)) {
+        assert_eq!(key, v["src_ip"].as_str().unwrap().as_bytes());
+        if v.get("alert_time").is_some() {
+            got_alerts.push(v);
+        } else {
+            got_records.push(v);
         }
     }
     let ids = |v: &[Value]| -> BTreeSet<String> {

@@ -153,23 +153,63 @@ fn files(dir: &Path, prefix: &str) -> Vec<PathBuf> {
     v
 }
 
+/// `watch` on the lab's XMRig session, the first 8 s of it ready to replay: flow records to
+/// `out`, alerts to `alerts`, with `more` arguments.
+struct MiningRun {
+    _dir: tempfile::TempDir,
+    capture: PathBuf,
+    out: PathBuf,
+    alerts: PathBuf,
+    link: Link,
+    watch: Child,
+    /// Kept open: `watch` writes its summary there at the end.
+    err: std::io::BufReader<std::process::ChildStderr>,
+}
+
+impl MiningRun {
+    fn start(tag: &str, more: &[&str]) -> MiningRun {
+        let dir = tempfile::tempdir().unwrap();
+        // XMRig's plaintext session with a pool stub: login and first job at once, a share
+        // at 7.35 s.
+        let capture = dir.path().join("xmrig-8s.pcap");
+        slice(&common::data("pcap/xmrig-rx-plain.pcap"), 8.0, &capture);
+        let link = Link::new(tag);
+        let out = dir.path().join("out");
+        let alerts = dir.path().join("alerts.ndjson");
+        let mut args = vec![
+            "-o".to_string(),
+            out.to_str().unwrap().to_string(),
+            "--alerts".to_string(),
+            alerts.to_str().unwrap().to_string(),
+        ];
+        args.extend(more.iter().map(|a| a.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut watch = link.watch(&args);
+        let err = wait_started(&mut watch);
+        MiningRun {
+            _dir: dir,
+            capture,
+            out,
+            alerts,
+            link,
+            watch,
+            err,
+        }
+    }
+}
+
 #[test]
 #[ignore = "needs root, iproute2 and tcpreplay (network namespaces)"]
 fn a_replayed_pool_session_alerts_before_it_ends_and_scores_as_the_file_does() {
-    let dir = tempfile::tempdir().unwrap();
-    // XMRig's plaintext session with a pool stub: login and first job at once, a share at 7.35 s.
-    let capture = dir.path().join("xmrig-8s.pcap");
-    slice(&common::data("pcap/xmrig-rx-plain.pcap"), 8.0, &capture);
-    let link = Link::new("mine");
-    let out = dir.path().join("out");
-    let alerts = dir.path().join("alerts.ndjson");
-    let mut watch = link.watch(&[
-        "-o",
-        out.to_str().unwrap(),
-        "--alerts",
-        alerts.to_str().unwrap(),
-    ]);
-    let _err = wait_started(&mut watch);
+    let MiningRun {
+        capture,
+        out,
+        alerts,
+        link,
+        watch,
+        _dir: _kept,
+        err: _err,
+    } = MiningRun::start("mine", &[]);
     let mut replay = link.replay(&capture);
     let started = Instant::now();
     // The alert must come while the replay (and the flow) still runs.
@@ -290,21 +330,15 @@ fn a_benign_replay_raises_no_alert() {
 #[test]
 #[ignore = "needs root, iproute2 and tcpreplay (network namespaces)"]
 fn ctrl_c_mid_replay_leaves_whole_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let capture = dir.path().join("xmrig-8s.pcap");
-    slice(&common::data("pcap/xmrig-rx-plain.pcap"), 8.0, &capture);
-    let link = Link::new("intr");
-    let out = dir.path().join("out");
-    let alerts = dir.path().join("alerts.ndjson");
-    let mut watch = link.watch(&[
-        "-o",
-        out.to_str().unwrap(),
-        "--alerts",
-        alerts.to_str().unwrap(),
-        "--rotate",
-        "1h",
-    ]);
-    let _err = wait_started(&mut watch);
+    let MiningRun {
+        capture,
+        out,
+        alerts,
+        link,
+        watch,
+        _dir: _kept,
+        err: _err,
+    } = MiningRun::start("intr", &["--rotate", "1h"]);
     let mut replay = link.replay(&capture);
     let t = Instant::now();
     while std::fs::metadata(&alerts).map_or(true, |m| m.len() == 0) {

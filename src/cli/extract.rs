@@ -73,12 +73,9 @@ impl OutputArgs {
     }
 }
 
-/// The inputs and the flow-table settings every command that reads captures shares.
+/// The flow table's timeouts and caps (`extract`, `score`, `watch`).
 #[derive(Debug, Args)]
-pub struct FlowArgs {
-    /// Capture files (pcap or pcapng); `-` reads standard input.
-    #[arg(required = true)]
-    pub inputs: Vec<PathBuf>,
+pub struct TableArgs {
     /// Seconds of silence after which an open TCP flow ends.
     #[arg(long, default_value_t = FlowConfig::default().tcp_idle_timeout)]
     pub tcp_idle_timeout: f64,
@@ -94,6 +91,50 @@ pub struct FlowArgs {
     /// Bytes of each TCP direction reassembled for the dissectors.
     #[arg(long, default_value_t = ReassemblyConfig::default().max_delivered)]
     pub stream_cap: u64,
+}
+
+impl TableArgs {
+    /// The flow-table and reassembly settings, checked.
+    pub fn config(&self) -> Result<(FlowConfig, ReassemblyConfig), Error> {
+        for (name, v) in [
+            ("--tcp-idle-timeout", self.tcp_idle_timeout),
+            ("--udp-idle-timeout", self.udp_idle_timeout),
+            ("--active-timeout", self.active_timeout),
+        ] {
+            if !(v >= 0.0 && v.is_finite()) {
+                return Err(Error::Usage(format!(
+                    "{name} must be a number of seconds ≥ 0"
+                )));
+            }
+        }
+        if self.max_flows == 0 {
+            return Err(Error::Usage("--max-flows must be at least 1".into()));
+        }
+        Ok((
+            FlowConfig {
+                tcp_idle_timeout: self.tcp_idle_timeout,
+                udp_idle_timeout: self.udp_idle_timeout,
+                active_timeout: self.active_timeout,
+                max_flows: self.max_flows,
+                ..FlowConfig::default()
+            },
+            ReassemblyConfig {
+                max_delivered: self.stream_cap,
+                ..ReassemblyConfig::default()
+            },
+        ))
+    }
+}
+
+/// The inputs and the flow-table settings every command that reads captures shares.
+#[derive(Debug, Args)]
+pub struct FlowArgs {
+    /// Capture files (pcap or pcapng); `-` reads standard input.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Timeouts and caps of the flow table.
+    #[command(flatten)]
+    pub table: TableArgs,
     /// No progress bar and no summary on stderr.
     #[arg(short, long)]
     pub quiet: bool,
@@ -130,37 +171,15 @@ impl FlowArgs {
 
     /// Checks the arguments without touching any file and builds the configuration.
     pub fn config(&self) -> Result<ExtractConfig, Error> {
-        for (name, v) in [
-            ("--tcp-idle-timeout", self.tcp_idle_timeout),
-            ("--udp-idle-timeout", self.udp_idle_timeout),
-            ("--active-timeout", self.active_timeout),
-        ] {
-            if !(v >= 0.0 && v.is_finite()) {
-                return Err(Error::Usage(format!(
-                    "{name} must be a number of seconds ≥ 0"
-                )));
-            }
-        }
-        if self.max_flows == 0 {
-            return Err(Error::Usage("--max-flows must be at least 1".into()));
-        }
         if self.inputs.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
             return Err(Error::Usage(
                 "standard input (-) can be read only once".into(),
             ));
         }
+        let (flow, reassembly) = self.table.config()?;
         let cfg = ExtractConfig {
-            flow: FlowConfig {
-                tcp_idle_timeout: self.tcp_idle_timeout,
-                udp_idle_timeout: self.udp_idle_timeout,
-                active_timeout: self.active_timeout,
-                max_flows: self.max_flows,
-                ..FlowConfig::default()
-            },
-            reassembly: ReassemblyConfig {
-                max_delivered: self.stream_cap,
-                ..ReassemblyConfig::default()
-            },
+            flow,
+            reassembly,
             exporter_cuts: false,
             updates: false,
             threads: match self.threads {

@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 
-pub use extract::{ExtractArgs, FlowArgs, OutputArgs};
+pub use extract::{ExtractArgs, FlowArgs, OutputArgs, TableArgs};
 pub use feed::{FeedArgs, FeedCommand};
 pub use score::{JudgeArgs, ScoreArgs};
 pub use stream::StreamArgs;
@@ -47,6 +47,19 @@ pub enum Command {
     Eval(EvalArgs),
     /// Manage the pool intelligence feeds: import, stats, check, refresh, probe, learn.
     Feed(FeedArgs),
+}
+
+/// A flag SIGINT and SIGTERM set, for the commands that run until told to stop (`watch`,
+/// `stream`): they finish what is open and close their outputs. A second signal while the
+/// first is being handled ends the process at once.
+fn stop_on_signals() -> Result<std::sync::Arc<std::sync::atomic::AtomicBool>, crate::Error> {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(sig, 1, stop.clone())
+            .and_then(|_| signal_hook::flag::register(sig, stop.clone()))
+            .map_err(|e| crate::Error::Usage(format!("cannot handle signal {sig}: {e}")))?;
+    }
+    Ok(stop)
 }
 
 /// Why a command stopped, from whichever layer; its kind gives the exit code.

@@ -109,6 +109,22 @@ impl JudgeArgs {
     }
 }
 
+/// Where alerts go: `--alerts FILE`, or nowhere but a Kafka topic (the tracker is still
+/// needed), or no alerts at all.
+pub(super) fn alert_log(
+    path: Option<&std::path::Path>,
+    kafka: bool,
+) -> Result<Option<AlertLog>, crate::Error> {
+    Ok(match path {
+        Some(p) => Some(AlertLog::create(p)?),
+        None if kafka => Some(AlertLog::new(
+            Box::new(std::io::sink()),
+            PathBuf::from("(kafka)"),
+        )),
+        None => None,
+    })
+}
+
 pub(super) fn run(args: ScoreArgs) -> Result<i32, CliError> {
     let mut cfg = args.flows.config()?;
     cfg.updates = args.alerts.is_some() || args.kafka_out.is_some();
@@ -130,14 +146,7 @@ pub(super) fn run(args: ScoreArgs) -> Result<i32, CliError> {
         }
         s
     };
-    let mut alerts = match (&args.alerts, &kafka) {
-        (Some(p), _) => Some(AlertLog::create(p)?),
-        (None, Some(_)) => Some(AlertLog::new(
-            Box::new(std::io::sink()),
-            PathBuf::from("(kafka)"),
-        )),
-        (None, None) => None,
-    };
+    let mut alerts = alert_log(args.alerts.as_deref(), kafka.is_some())?;
     let kafka = &kafka;
     // Every scored record (an open flow's update too) may raise an alert; updates go no
     // further.

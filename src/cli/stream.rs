@@ -7,8 +7,6 @@ use crate::score::Verdict;
 use crate::stream::{run_stream, StreamFormat, StreamOptions};
 use clap::Args;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Arguments of `poolscope stream`.
@@ -96,14 +94,7 @@ pub(super) fn run(args: StreamArgs) -> Result<i32, CliError> {
         None => None,
     };
     let scorer = args.judge.scorer()?;
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        let registered = signal_hook::flag::register_conditional_shutdown(sig, 1, stop.clone())
-            .and_then(|_| signal_hook::flag::register(sig, stop.clone()));
-        if let Err(e) = registered {
-            return Err(Error::Usage(format!("cannot handle signal {sig}: {e}")).into());
-        }
-    }
+    let stop = super::stop_on_signals()?;
     let quiet = args.quiet;
     let s = run_stream(&opts, scorer, local, stop, &mut |p| {
         if !quiet {

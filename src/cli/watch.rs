@@ -1,21 +1,19 @@
 //! `poolscope watch`: the `score` pipeline on live network interfaces, alerting while flows
 //! are still open, until SIGINT or SIGTERM.
 
-use super::extract::render_summary;
-use super::score::JudgeArgs;
+use super::extract::{render_summary, TableArgs};
+use super::score::{alert_log, JudgeArgs};
 use super::CliError;
 use crate::error::Error;
 use crate::extract::{ExtractConfig, Extractor};
-use crate::flow::FlowConfig;
 use crate::live::{InterfaceReport, LiveCapture, LiveOptions, Net};
 use crate::output::rotate::{utc_stamp, write_whole, RotatingFiles, Rotation};
 use crate::output::FlowRecord;
-use crate::score::{AlertLog, HostRollup, Verdict};
+use crate::score::{HostRollup, Verdict};
 use clap::Args;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// Arguments of `poolscope watch`.
@@ -54,18 +52,9 @@ pub struct WatchArgs {
     /// several).
     #[arg(long = "net", value_name = "CIDR")]
     pub nets: Vec<Net>,
-    /// Seconds of silence after which an open TCP flow ends.
-    #[arg(long, default_value_t = FlowConfig::default().tcp_idle_timeout)]
-    pub tcp_idle_timeout: f64,
-    /// Seconds of silence after which a UDP flow ends.
-    #[arg(long, default_value_t = FlowConfig::default().udp_idle_timeout)]
-    pub udp_idle_timeout: f64,
-    /// Seconds after its first packet at which a flow is cut into a new record (0 = never).
-    #[arg(long, default_value_t = FlowConfig::default().active_timeout)]
-    pub active_timeout: f64,
-    /// Live flows at most; beyond it the least recently seen flow is ended.
-    #[arg(long, default_value_t = FlowConfig::default().max_flows)]
-    pub max_flows: usize,
+    /// Timeouts and caps of the flow table.
+    #[command(flatten)]
+    pub table: TableArgs,
     /// Feeds and models.
     #[command(flatten)]
     pub judge: JudgeArgs,
@@ -128,32 +117,13 @@ enum FlowOut {
 }
 
 pub(super) fn run(args: WatchArgs) -> Result<i32, CliError> {
-    for (name, v) in [
-        ("--tcp-idle-timeout", args.tcp_idle_timeout),
-        ("--udp-idle-timeout", args.udp_idle_timeout),
-        ("--active-timeout", args.active_timeout),
-    ] {
-        if !(v >= 0.0 && v.is_finite()) {
-            return Err(Error::Usage(format!("{name} must be a number of seconds ≥ 0")).into());
-        }
-    }
-    if args.max_flows == 0 {
-        return Err(Error::Usage("--max-flows must be at least 1".into()).into());
-    }
+    let (flow, reassembly) = args.table.config()?;
     let to_stdout = args.output.as_os_str() == "-";
     if to_stdout && (args.rotate.is_some() || args.rotate_size.is_some()) {
         return Err(Error::Usage("--rotate and --rotate-size need -o DIR".into()).into());
     }
     let scorer = args.judge.scorer()?;
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        // A second signal while the first is being handled ends the process at once.
-        let registered = signal_hook::flag::register_conditional_shutdown(sig, 1, stop.clone())
-            .and_then(|_| signal_hook::flag::register(sig, stop.clone()));
-        if let Err(e) = registered {
-            return Err(Error::Usage(format!("cannot handle signal {sig}: {e}")).into());
-        }
-    }
+    let stop = super::stop_on_signals()?;
     let mut out = if to_stdout {
         FlowOut::Stdout(std::io::stdout())
     } else {
@@ -174,14 +144,7 @@ pub(super) fn run(args: WatchArgs) -> Result<i32, CliError> {
         .as_deref()
         .map(crate::stream::KafkaOut::open)
         .transpose()?;
-    let mut alerts = match (&args.alerts, &kafka) {
-        (Some(p), _) => Some(AlertLog::create(p)?),
-        (None, Some(_)) => Some(AlertLog::new(
-            Box::new(std::io::sink()),
-            PathBuf::from("(kafka)"),
-        )),
-        (None, None) => None,
-    };
+    let mut alerts = alert_log(args.alerts.as_deref(), kafka.is_some())?;
     let mut capture = LiveCapture::open(
         &LiveOptions {
             interfaces: args.interfaces.clone(),
@@ -198,13 +161,8 @@ pub(super) fn run(args: WatchArgs) -> Result<i32, CliError> {
         );
     }
     let cfg = ExtractConfig {
-        flow: FlowConfig {
-            tcp_idle_timeout: args.tcp_idle_timeout,
-            udp_idle_timeout: args.udp_idle_timeout,
-            active_timeout: args.active_timeout,
-            max_flows: args.max_flows,
-            ..FlowConfig::default()
-        },
+        flow,
+        reassembly,
         // One thread for the flows: its records leave as soon as they are made (worker
         // threads batch packets, which suits files, not alerts).
         threads: 1,
