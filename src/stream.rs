@@ -773,6 +773,78 @@ pub fn run_stream(
 mod tests {
     use super::*;
 
+    /// A writer whose bytes the test reads back.
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn raw_datagrams_become_verdicts_with_their_offsets_and_garbage_is_named() {
+        let out = Buf::default();
+        let mut s = Shared {
+            opts: StreamOptions {
+                brokers: String::new(),
+                topic: "flows".into(),
+                group: "g".into(),
+                out_topic: None,
+                format: StreamFormat::IpfixRaw,
+                stitch: StitchConfig::default(),
+                min_verdict: Verdict::Benign,
+                commit_interval: Duration::from_secs(5),
+                idle_exit: None,
+                properties: Vec::new(),
+            },
+            scorer: Scorer::new(None, None),
+            parts: HashMap::new(),
+            producer: None,
+            local: Some(Box::new(out.clone())),
+            summary: StreamSummary::default(),
+            problems: Vec::new(),
+            flow_id: 0,
+            line: Vec::new(),
+            failed: None,
+            assigned_at: None,
+        };
+        let v5 = crate::netflow::export::tests::v5_packet();
+        s.message(2, 40, Some(b"192.0.2.1:2055"), &v5);
+        s.message(2, 41, None, b"\x00\x05\x00");
+        // Nothing is finished before its conversation is: the commit point stays at 40.
+        assert_eq!(s.parts[&2].stitcher.min_open_tag(), Some(40));
+        assert_eq!(s.parts[&2].next, 42);
+        s.flush(None);
+        assert_eq!(
+            (
+                s.summary.records,
+                s.summary.malformed,
+                s.summary.conversations
+            ),
+            (1, 1, 1)
+        );
+        assert!(
+            s.problems[0].starts_with("flows partition 2 offset 41: skipped"),
+            "{:?}",
+            s.problems
+        );
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(v["src_ip"], "10.0.0.1");
+        assert_eq!(v["dst_port"], 3333);
+        assert_eq!(v["packets_c2s"], 12);
+        assert_eq!(
+            v["kafka"],
+            serde_json::json!({"topic": "flows", "partition": 2, "first_offset": 40, "last_offset": 40})
+        );
+    }
+
     #[test]
     fn goflow2_messages_decode_plain_and_length_delimited() {
         let m = FlowMessage {

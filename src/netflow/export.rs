@@ -913,11 +913,11 @@ const MAX_PENDING_BYTES: usize = 16 << 20;
 type TemplateKey = (SocketAddr, u16, u32, u16);
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A v5 header (24 bytes) and one record (48 bytes), built field by field.
-    fn v5_packet() -> Vec<u8> {
+    pub(crate) fn v5_packet() -> Vec<u8> {
         let mut b = Vec::new();
         b.extend_from_slice(&5u16.to_be_bytes()); // version
         b.extend_from_slice(&1u16.to_be_bytes()); // count
