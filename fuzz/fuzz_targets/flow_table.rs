@@ -194,6 +194,7 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
                             assert_eq!(f & (SYN | ACK), SYN, "port reuse without a pure SYN");
                         }
                         EndReason::EndOfCapture => panic!("a packet ended a flow as end of capture"),
+                        EndReason::Open => panic!("the table ended a flow as still open"),
                     }
                 }
                 assert!(evictions <= 1, "one packet evicted {evictions} flows");
