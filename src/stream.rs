@@ -268,6 +268,8 @@ fn from_flow_record(
 
 /// One assigned partition's state.
 struct Part {
+    /// `kafka:TOPIC/PARTITION`, the input named in its records.
+    label: Arc<str>,
     stitcher: Stitcher,
     decoder: NetflowDecoder,
     /// The offset after the last message consumed.
@@ -296,7 +298,8 @@ struct Shared {
     opts: StreamOptions,
     scorer: Scorer,
     parts: HashMap<i32, Part>,
-    producer: Option<BaseProducer<Delivery>>,
+    /// Where verdicts are produced (`--out-topic`).
+    producer: Option<KafkaOut>,
     local: Option<Box<dyn Write + Send>>,
     summary: StreamSummary,
     problems: Vec<String>,
@@ -312,10 +315,12 @@ struct Shared {
 impl Shared {
     /// Scores finished conversations of `partition` and writes or produces their verdicts.
     fn emit(&mut self, partition: i32, convs: Vec<Conversation>) {
+        let Some(label) = self.parts.get(&partition).map(|p| p.label.clone()) else {
+            return;
+        };
         for c in convs {
             self.flow_id += 1;
-            let label: Arc<str> = Arc::from(format!("kafka:{}/{partition}", self.opts.topic));
-            let mut rec = flow_record(&c, self.flow_id, label);
+            let mut rec = flow_record(&c, self.flow_id, label.clone());
             let s = self.scorer.score(&rec);
             self.summary.conversations += 1;
             match s.verdict {
@@ -343,26 +348,9 @@ impl Shared {
                     self.failed.get_or_insert(Error::output("-", e));
                 }
             }
-            if let (Some(p), Some(topic)) = (&self.producer, &self.opts.out_topic) {
-                let key = rec.src_ip.to_string();
-                let mut record = BaseRecord::to(topic).key(&key).payload(&self.line[..]);
-                loop {
-                    match p.send(record) {
-                        Ok(()) => break,
-                        Err((e, r)) => {
-                            if e.rdkafka_error_code()
-                                == Some(rdkafka::types::RDKafkaErrorCode::QueueFull)
-                            {
-                                p.poll(Duration::from_millis(50));
-                                record = r;
-                            } else {
-                                self.failed.get_or_insert(Error::Stream(format!(
-                                    "cannot produce to {topic}: {e}"
-                                )));
-                                break;
-                            }
-                        }
-                    }
+            if let Some(k) = &self.producer {
+                if let Err(e) = k.send(&rec.src_ip.to_string(), &self.line) {
+                    self.failed.get_or_insert(e);
                 }
             }
         }
@@ -373,7 +361,9 @@ impl Shared {
         self.summary.messages += 1;
         let opts_format = self.opts.format;
         let stitch = self.opts.stitch;
+        let topic = &self.opts.topic;
         let part = self.parts.entry(partition).or_insert_with(|| Part {
+            label: Arc::from(format!("kafka:{topic}/{partition}")),
             stitcher: Stitcher::new(stitch),
             decoder: NetflowDecoder::new(),
             next: offset,
@@ -449,15 +439,9 @@ impl Shared {
         if let Some(out) = self.local.as_mut() {
             out.flush().map_err(|e| Error::output("-", e))?;
         }
-        if let Some(p) = &self.producer {
-            p.flush(Duration::from_secs(60))
-                .map_err(|e| Error::Stream(format!("verdicts not delivered: {e}")))?;
-            let failed = p.context().failed.swap(0, Ordering::Relaxed);
-            if failed > 0 {
-                return Err(Error::Stream(format!(
-                    "{failed} verdicts could not be delivered; offsets not committed"
-                )));
-            }
+        if let Some(k) = &self.producer {
+            // Nothing is committed past a verdict that was not delivered.
+            k.finish()?;
         }
         let mut tpl = TopicPartitionList::new();
         for (p, part) in &self.parts {
@@ -505,10 +489,20 @@ impl KafkaOut {
             .rsplit_once('/')
             .filter(|(b, t)| !b.is_empty() && !t.is_empty())
             .ok_or_else(|| Error::Usage(format!("--kafka-out {spec}: expected BROKERS/TOPIC")))?;
-        let producer = ClientConfig::new()
-            .set("bootstrap.servers", brokers)
-            .set("enable.idempotence", "true")
-            .set("compression.type", "lz4")
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", brokers);
+        Self::new(config, topic)
+    }
+
+    /// A producer with `config` for `topic`: idempotent and lz4-compressed unless `config`
+    /// says otherwise (records of one JSON shape compress several times over).
+    fn new(mut config: ClientConfig, topic: &str) -> Result<Self> {
+        for (key, value) in [("enable.idempotence", "true"), ("compression.type", "lz4")] {
+            if config.get(key).is_none() {
+                config.set(key, value);
+            }
+        }
+        let producer = config
             .create_with_context::<_, BaseProducer<Delivery>>(Delivery {
                 failed: AtomicU64::new(0),
             })
@@ -517,6 +511,11 @@ impl KafkaOut {
             producer,
             topic: topic.to_string(),
         })
+    }
+
+    /// Serves delivery reports and the like without waiting.
+    fn poll(&self) {
+        self.producer.poll(Duration::ZERO);
     }
 
     /// Queues one NDJSON line (its newline is left out of the message).
@@ -657,23 +656,11 @@ pub fn run_stream(
     stop: Arc<AtomicBool>,
     problem: &mut dyn FnMut(&str),
 ) -> Result<StreamSummary> {
-    let producer = match &opts.out_topic {
-        Some(_) => {
-            let mut c = client_config(opts);
-            // Verdicts are JSON records of one shape: lz4 (built into librdkafka) makes them
-            // several times smaller on the wire and on the brokers. `-X` may say otherwise.
-            c.set("enable.idempotence", "true")
-                .set("compression.type", "lz4");
-            Some(
-                with_properties(c, opts)
-                    .create_with_context::<_, BaseProducer<Delivery>>(Delivery {
-                        failed: AtomicU64::new(0),
-                    })
-                    .map_err(|e| Error::Stream(format!("cannot create the producer: {e}")))?,
-            )
-        }
-        None => None,
-    };
+    let producer = opts
+        .out_topic
+        .as_deref()
+        .map(|topic| KafkaOut::new(with_properties(client_config(opts), opts), topic))
+        .transpose()?;
     let ctx = Ctx {
         shared: Mutex::new(Shared {
             opts: opts.clone(),
@@ -734,8 +721,8 @@ pub fn run_stream(
                 }
             }
         }
-        if let Some(p) = &lock(&consumer)?.producer {
-            p.poll(Duration::ZERO);
+        if let Some(k) = &lock(&consumer)?.producer {
+            k.poll();
         }
         if last_commit.elapsed() >= opts.commit_interval {
             last_commit = Instant::now();

@@ -150,18 +150,17 @@ fn part_of(name: &Path) -> PathBuf {
     name.with_file_name(hidden)
 }
 
-/// `YYYYMMDDTHHMMSSZ` of a time, UTC.
+/// `YYYYMMDDTHHMMSSZ` of a time, UTC: the ISO 8601 form of certificate dates
+/// ([`iso8601_utc`](crate::fingerprint::cert::iso8601_utc)) without its separators, safe in
+/// file names.
 pub fn utc_stamp(t: std::time::SystemTime) -> String {
-    let t = time::OffsetDateTime::from(t);
-    format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        t.year(),
-        t.month() as u8,
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    let secs = match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs_f64().ceil() as i64),
+    };
+    crate::fingerprint::cert::iso8601_utc(secs)
+        .unwrap_or_default()
+        .replace(['-', ':'], "")
 }
 
 #[cfg(test)]
