@@ -38,19 +38,48 @@ NEMEA = "nemea"
 NEMEA_DATE = "2017"
 SSLBL = "abuse.ch-sslbl"
 LAB = "lab"
+# 2024-2026 lists (shared/data/pool-lists-2026/MANIFEST.tsv gives each file's commit and date).
+MALTRAIL = "maltrail"
+MALTRAIL_MALWARE = "maltrail-malware"
+ET_OPEN = "et-open"
+FALCO = "falco"
+FALCO_DATE = "2021-09-17"  # the lists' last upstream change (the file itself is from 2026)
+FALCO_PORTS = "falco-ports"
+XMRIG = "xmrig"
+SHADOWWHISPERER = "shadowwhisperer"
 
-BUILD_SOURCES = {COINBLOCKER, NOCOIN, NDPI, SMASHED, SMASHED_PORTS, NEMEA, SSLBL, LAB}
+BUILD_SOURCES = {
+    COINBLOCKER,
+    NOCOIN,
+    NDPI,
+    SMASHED,
+    SMASHED_PORTS,
+    NEMEA,
+    SSLBL,
+    LAB,
+    MALTRAIL,
+    MALTRAIL_MALWARE,
+    ET_OPEN,
+    FALCO,
+    FALCO_PORTS,
+    XMRIG,
+    SHADOWWHISPERER,
+}
 
 # A port used by at least this many distinct pools of the sMaSheD catalogue becomes a port-only
 # hint (`*` address); ports below 1024 and the common HTTP alternates are left out because
 # ordinary services use them far more than pools do.
 PORT_HINT_MIN_POOLS = 2
 PORT_HINT_EXCLUDE = {8008, 8080, 8443, 8888}
+# Falco's miner_ports also lists ports that ordinary services own (SMTP 25, HTTP alternates
+# 8000/8001, Privoxy 8118, the Bitcoin peer-to-peer port 8333, which is a node and not a pool,
+# and 8899): those would make half the internet a hint, so they are left out.
+FALCO_PORT_EXCLUDE = {8000, 8001, 8118, 8333, 8899}
 
 HEADERS = {
-    "pool-domains.tsv": ["domain", "coin", "kind", "source", "date"],
+    "pool-domains.tsv": ["domain", "coin", "kind", "source", "date", "note"],
     "browser-mining-domains.tsv": ["domain", "source", "date"],
-    "pool-endpoints.tsv": ["ip", "port", "coin", "host", "source", "date"],
+    "pool-endpoints.tsv": ["ip", "port", "coin", "host", "kind", "source", "date", "note"],
     "pool-certs.tsv": [
         "sha1",
         "sha256",
@@ -68,11 +97,12 @@ HEADERS = {
 
 PREAMBLE = {
     "pool-domains.tsv": "Mining-pool domains (suffix match on label boundaries). kind=pool is "
-    "strong evidence; kind=crypto-related (wallets, exchanges, miner software sites) is a weak hint.",
+    "strong evidence while the row is fresh; kind=crypto-related (wallets, exchanges, miner "
+    "software sites) and kind=miner-malware (a miner family's control or payload hosts) are weak hints.",
     "browser-mining-domains.tsv": "Browser-mining (cryptojacking script / WebSocket proxy) "
     "domains. Kept apart from pool domains: a hit means a web page mined, not a miner program.",
     "pool-endpoints.tsv": "Pool server addresses: IP or CIDR, port (empty = any port). "
-    "ip=* with a port is a port-only hint (weak).",
+    "ip=* with a port is a port-only hint (weak). kind=pool (strong while fresh) or miner-malware (weak).",
     "pool-certs.tsv": "Certificates of pool servers (hex, lowercase). No public list exists in "
     "the shipped data; rows come from `learned` captures or `poolscope feed import`.",
     "miner-fingerprints.tsv": "TLS client/server fingerprints of miners. Always weak hints: "
@@ -250,6 +280,8 @@ class Table:
 
     def add(self, merge=None, **row):
         full = {c: str(row.get(c, "")) for c in self.cols}
+        if "kind" in full and not full["kind"] and self.name != "miner-fingerprints.tsv":
+            full["kind"] = "pool"
         for c, v in full.items():
             if "\t" in v or "\n" in v:
                 sys.exit(f"{self.name}: tab or newline in {c}={v!r}")
@@ -292,6 +324,131 @@ class Table:
             for r in rows:
                 f.write("\t".join(r[c] for c in self.cols) + "\n")
         return rows
+
+
+def manifest_dates(folder):
+    """`file -> YYYY-MM-DD` (the commit date) from a data folder's MANIFEST.tsv."""
+    out = {}
+    for r in read_csv_tsv(os.path.join(folder, "MANIFEST.tsv")):
+        out[r["file"]] = r["commit_date"].strip()[:10]
+    return out
+
+
+def read_csv_tsv(path):
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+def maltrail_trails(path):
+    """A Maltrail static trail file: yields (kind, value, port, from_url) per trail, kind
+    `domain` or `ip`. `# ` lines (references, commented-out trails) are comments. A URL
+    (`http://host/path`, `host/path`) gives its host; a bare path (`/panel/x.php`) names no
+    host and is skipped."""
+    for line in read_lines(path):
+        s = line.split("#", 1)[0].strip()
+        if not s:
+            continue
+        from_url = False
+        if "://" in s:
+            s = s.split("://", 1)[1]
+            from_url = True
+        if s.startswith("/"):
+            SKIPS.add(path, "URL path without a host")
+            continue
+        if "/" in s:
+            s = s.split("/", 1)[0]
+            from_url = True
+        host, port = s, None
+        if s.count(":") == 1:
+            host, p = s.split(":")
+            if not p.isdigit() or not 0 < int(p) < 65536:
+                SKIPS.add(path, "bad port")
+                continue
+            port = int(p)
+        if is_ipv4(host):
+            yield "ip", host, port, from_url
+            continue
+        d = norm_domain(host)
+        if d is None:
+            SKIPS.add(path, "not a domain name")
+            continue
+        yield "domain", d, None, from_url
+
+
+ET_HOST_RE = re.compile(
+    r"\b(dns\.query|tls\.sni|http\.host|tls\.cert_subject)\s*;\s*content\s*:\s*\"([^\"]*)\""
+)
+
+
+def et_content(raw):
+    """A Suricata content string with its `|2e|` hex runs decoded."""
+    return re.sub(
+        r"\|([0-9a-fA-F ]+)\|",
+        lambda m: bytes.fromhex(m.group(1).replace(" ", "")).decode("latin-1"),
+        raw,
+    )
+
+
+def et_rules(path):
+    """ET Open rules: yields (kind, domain, date, note) for each host a rule matches in
+    `dns.query`, `tls.sni`, `http.host` or the CN of `tls.cert_subject`. The kind follows the
+    rule's msg: browser mining (`browser`), a miner's control server (`miner-malware`), else a
+    pool. The date is the rule's `updated_at` (else `created_at`)."""
+    for line in read_lines(path):
+        s = line.strip()
+        if not s or s.startswith("#"):
+            continue
+        hosts = []
+        for buf, content in ET_HOST_RE.findall(s):
+            c = et_content(content)
+            if buf == "tls.cert_subject":
+                m = re.search(r"CN=([^,]+)", c)
+                if not m:
+                    continue
+                c = m.group(1)
+            d = norm_domain(c.lstrip("."))
+            if d is not None:
+                hosts.append(d)
+        if not hosts:
+            SKIPS.add(path, "rule without a host match")
+            continue
+        msg = re.search(r'msg:"([^"]*)"', s)
+        msg = msg.group(1) if msg else ""
+        sid = re.search(r"\bsid:(\d+)", s)
+        sid = sid.group(1) if sid else "?"
+        date = re.search(r"updated_at (\d{4})_(\d{2})_(\d{2})", s) or re.search(
+            r"created_at (\d{4})_(\d{2})_(\d{2})", s
+        )
+        date = "-".join(date.groups()) if date else ""
+        low = msg.lower()
+        if re.search(r"browser|coin-?hive|crypto-?loot", low):
+            kind = "browser"
+        elif re.search(r"\bcnc\b|checkin", low):
+            kind = "miner-malware"
+        else:
+            kind = "pool"
+        for d in hosts:
+            yield kind, d, date, f"sid:{sid} {msg}"
+
+
+def falco_lists(path):
+    """`- list: NAME` / `items: [...]` blocks of a Falco rules file: NAME -> items (strings
+    without quotes, numbers as text)."""
+    out = {}
+    name = None
+    for line in read_lines(path):
+        m = re.match(r"\s*-\s*list:\s*(\S+)", line)
+        if m:
+            name = m.group(1)
+            out[name] = []
+            continue
+        if name is None or line.lstrip().startswith("#"):
+            continue
+        body = line.split("items:", 1)[-1]
+        out[name] += re.findall(r'"([^"]+)"', body)
+        if '"' not in body:
+            out[name] += re.findall(r"\b(\d+)\b", body)
+    return out
 
 
 def join_set(old, new, col):
@@ -475,6 +632,114 @@ def build(data, out):
         ("ja4", "t13i310900_e8f1e7e78f70_1f22a2ca17c4", "xmrig 6.26.0 tls without sni"),
     ):
         prints.add(kind=kind, value=value, client=client, source=LAB, date=lab_date, note=stock)
+
+    # --- 2024-2026 lists (pool-lists-2026/MANIFEST.tsv: commit, date and licence of each).
+    pl = os.path.join(data, "pool-lists-2026")
+    pl_dates = manifest_dates(pl)
+
+    # Maltrail's crypto_mining trail: public pool host names and pool ip:port endpoints, as of
+    # the file's last commit. Its commented-out lines (browser miners such as coinhive.com)
+    # are comments, not trails.
+    rel = "maltrail/crypto_mining.txt"
+    date = pl_dates[rel]
+    for kind, value, port, from_url in maltrail_trails(os.path.join(pl, rel)):
+        note = "from a URL trail" if from_url else ""
+        if kind == "domain":
+            pool.add(domain=value, kind="pool", source=MALTRAIL, date=date, note=note)
+        else:
+            endpoints.add(
+                ip=value, port=port or "", kind="pool", source=MALTRAIL, date=date, note=note
+            )
+
+    # Maltrail's miner-malware families: control servers, payload hosts and the endpoints a
+    # family was configured with, mixed. Not pools: kind=miner-malware (a weak hint naming the
+    # family). The same value in several families is one row listing them all.
+    def merge_note(o, n):
+        notes = set(filter(None, o["note"].split(", "))) | set(filter(None, n["note"].split(", ")))
+        o["note"] = ", ".join(sorted(notes))
+        o["date"] = max(o["date"], n["date"])
+
+    malware_dir = os.path.join(pl, "maltrail", "malware_miners")
+    for fname in sorted(os.listdir(malware_dir)):
+        if not fname.endswith(".txt"):
+            continue
+        rel = "maltrail/malware_miners/" + fname
+        date = pl_dates[rel]
+        family = fname[: -len(".txt")]
+        for kind, value, port, _ in maltrail_trails(os.path.join(malware_dir, fname)):
+            if kind == "domain":
+                pool.add(
+                    merge=merge_note,
+                    domain=value,
+                    kind="miner-malware",
+                    source=MALTRAIL_MALWARE,
+                    date=date,
+                    note=family,
+                )
+            else:
+                endpoints.add(
+                    merge=merge_note,
+                    ip=value,
+                    port=port or "",
+                    kind="miner-malware",
+                    source=MALTRAIL_MALWARE,
+                    date=date,
+                    note=family,
+                )
+
+    # ET Open coin-mining rules (2024-04-21 copy): the hosts their dns.query / tls.sni /
+    # http.host / certificate-CN matches name, not the rule text. Dated by each rule's
+    # updated_at.
+    et = os.path.join(pl, "et-open-2024-04-21")
+    for fname in sorted(os.listdir(et)):
+        if not fname.endswith(".rules"):
+            continue
+        for kind, d, date, note in et_rules(os.path.join(et, fname)):
+            if kind == "browser":
+                browser.add(domain=d, source=ET_OPEN, date=date)
+            else:
+                pool.add(
+                    merge=merge_note, domain=d, kind=kind, source=ET_OPEN, date=date, note=note
+                )
+
+    # Falco's miner_domains lists (pool host names) and miner_ports (port-only hints, less
+    # the ports ordinary services own).
+    lists = falco_lists(os.path.join(pl, "falco", "falco-sandbox_rules.miner-lists.yaml"))
+    for name in ("miner_domains", "https_miner_domains", "http_miner_domains"):
+        for raw in lists.get(name, []):
+            d = norm_domain(raw)
+            if d is None:
+                SKIPS.add("falco miner lists", "not a domain name")
+                continue
+            pool.add(domain=d, kind="pool", source=FALCO, date=FALCO_DATE)
+    for raw in lists.get("miner_ports", []):
+        port = int(raw)
+        if port < 1024 or port in PORT_HINT_EXCLUDE or port in FALCO_PORT_EXCLUDE:
+            SKIPS.add("falco miner_ports", "port owned by ordinary services")
+            continue
+        endpoints.add(ip="*", port=port, kind="pool", source=FALCO_PORTS, date=FALCO_DATE)
+
+    # XMRig's built-in donation pools: every stock XMRig build connects to them.
+    rel = "xmrig/donate-endpoints.tsv"
+    for r in read_csv_tsv(os.path.join(pl, rel)):
+        d = norm_domain(r["host"])
+        tls = "TLS" if r["tls"] == "true" else "plain Stratum"
+        pool.add(
+            merge=merge_note,
+            domain=d,
+            kind="pool",
+            source=XMRIG,
+            date=pl_dates[rel],
+            note=f"XMRig donation pool, port {r['port']} ({tls})",
+        )
+
+    # ShadowWhisperer's Cryptocurrency list: exchanges, wallets, faucets and some pools mixed.
+    # General crypto sites are never proof of mining: kind=crypto-related, a weak hint. (The
+    # Block List Project's crypto.txt re-publishes the same list, 1273 of its 1274 names, and
+    # is not imported twice.)
+    rel = "shadowwhisperer/Cryptocurrency.txt"
+    for d in domain_list(os.path.join(pl, rel)):
+        pool.add(domain=d, kind="crypto-related", source=SHADOWWHISPERER, date=pl_dates[rel])
 
     written = {}
     for table in (pool, browser, endpoints, certs, prints, allow):

@@ -140,12 +140,30 @@ fn corpus_benign_captures_are_never_mining() {
             for r in recs {
                 bad.push(format!("{name}: {} {:?}", r["dst_ip"], reasons(&r)));
             }
+            // With the feeds alone, a benign flow is at most suspect, and only on a weak hint
+            // that says why (a pool port, a fingerprint, a crypto site, a stale row...).
+            let (_, recs, _) = score(&[
+                "--no-model",
+                "--min-verdict",
+                "suspect",
+                p.to_str().unwrap(),
+            ]);
+            for r in recs {
+                let rs = reasons(&r);
+                let explained = rs.iter().any(|x| x.starts_with("hint:"))
+                    && rs
+                        .iter()
+                        .all(|x| x.starts_with("hint:") || x.starts_with("allow:"));
+                if !explained {
+                    bad.push(format!("{name}: {} {rs:?}", r["dst_ip"]));
+                }
+            }
         }
     }
     assert!(n > 250);
     assert!(
         bad.is_empty(),
-        "{} benign flows scored mining:\n{}",
+        "{} benign flows scored mining, or suspect without a hint:\n{}",
         bad.len(),
         bad.join("\n")
     );
@@ -346,6 +364,111 @@ fn feed_import_adds_deduplicated_rows_with_provenance_and_bad_files_name_the_lin
     assert!(err.contains("pool-endpoints.tsv:2"), "{err}");
 }
 
+/// Detection formats in, kinds and ages out: a Maltrail miner-family file is miner-malware
+/// infrastructure (a hint naming the family), an ET rule's host match a pool, and `feed stats`
+/// counts rows by source, kind and year.
+#[test]
+fn feed_import_detection_formats_keep_kind_family_and_rule_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let feeds = dir.path().join("feeds");
+    let fam = dir.path().join("demo_miner.txt");
+    std::fs::write(
+        &fam,
+        "# Reference: https://example.org/report\n\nc2.demo-miner.example\n\
+         198.51.100.20:8080\nhttp://payload.demo-miner.example/x.sh\n/panel/x.php\n",
+    )
+    .unwrap();
+    let rules = dir.path().join("pools.rules");
+    std::fs::write(
+        &rules,
+        "alert dns $HOME_NET any -> any any (msg:\"ET POLICY Observed DNS Query to Coin Mining \
+         Domain (demo)\"; dns.query; content:\".pool-demo|2e|example\"; nocase; endswith; \
+         sid:2000001; rev:1; metadata:created_at 2021_01_02, updated_at 2023_04_26;)\n",
+    )
+    .unwrap();
+    let import = |args: &[&str]| {
+        let mut a = vec!["feed", "--feeds", feeds.to_str().unwrap(), "import"];
+        a.extend_from_slice(args);
+        let out = poolscope(&a);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let report = import(&[
+        "maltrail",
+        fam.to_str().unwrap(),
+        "--source",
+        "maltrail-malware",
+        "--date",
+        "2026-01-03",
+        "--kind",
+        "miner-malware",
+    ]);
+    // Two hosts (one from its URL) and an address; the bare path names no host.
+    assert!(report.contains("3 accepted"), "{report}");
+    assert!(report.contains("URL path without a host"), "{report}");
+    import(&[
+        "suricata",
+        rules.to_str().unwrap(),
+        "--source",
+        "et-open",
+        "--date",
+        "2024-04-21",
+    ]);
+    let check = |v: &str, at: &str| {
+        let out = poolscope(&[
+            "feed",
+            "--feeds",
+            feeds.to_str().unwrap(),
+            "check",
+            v,
+            "--at",
+            at,
+        ]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(
+        check("c2.demo-miner.example", "2026-02-01"),
+        "hint:domain:c2.demo-miner.example (miner-malware infrastructure: demo_miner, \
+         maltrail-malware 2026-01-03, weak)\n"
+    );
+    assert!(check("198.51.100.20:8080", "2026-02-01")
+        .starts_with("hint:endpoint:198.51.100.20:8080 (miner-malware infrastructure: demo_miner"));
+    // The rule's own date, not the import's; proof ten years either side, a hint beyond.
+    assert_eq!(
+        check("xmr.pool-demo.example", "2026-02-01"),
+        "feed:domain:pool-demo.example (et-open 2023-04-26)\n"
+    );
+    assert!(check("xmr.pool-demo.example", "2034-01-01")
+        .starts_with("hint:domain:pool-demo.example (listed 10.7 y before the flow"));
+    let out = poolscope(&["feed", "--feeds", feeds.to_str().unwrap(), "stats"]);
+    let stats = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "file\tsource\tkind\tyear\trows",
+        "pool-domains.tsv\tmaltrail-malware\tminer-malware\t2026\t2",
+        "pool-domains.tsv\tet-open\tpool\t2023\t1",
+        "pool-endpoints.tsv\tmaltrail-malware\tminer-malware\t2026\t1",
+    ] {
+        assert!(stats.lines().any(|l| l == line), "{line:?} not in\n{stats}");
+    }
+    // A bad kind is refused before anything is written.
+    let out = poolscope(&[
+        "feed",
+        "--feeds",
+        feeds.to_str().unwrap(),
+        "import",
+        "maltrail",
+        fam.to_str().unwrap(),
+        "--kind",
+        "c2",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--kind"));
+}
+
 /// `--alerts` on captures: an alert the moment a pool session shows itself, another when the
 /// verdict rises, each while the flow is still open; the flow records are those of a run
 /// without alerts, and the alerts the same for any number of threads.
@@ -420,4 +543,53 @@ fn alerts_come_while_pool_sessions_are_open() {
         assert!(!recs.is_empty());
         assert_eq!(std::fs::read_to_string(&alerts).unwrap(), "", "{name}");
     }
+}
+
+/// sMaSheD's catalogue of 2018-05-13 (the corpus's `pool_endpoints.csv`: pool, host, port and
+/// the addresses the host resolved to in 2018) names the pools of the NESFIT CGMiner captures
+/// of 2018. Rows of the flow's own time are proof: every flow to a catalogued address and port
+/// is `mining` by that row, although the same row is only a hint for traffic of today.
+#[test]
+#[ignore = "needs POOLSCOPE_CORPUS"]
+fn corpus_pool_rows_of_the_flows_own_time_stay_proof() {
+    let root = corpus();
+    let csv = std::fs::read_to_string(
+        root.join("nesfit-cryptomining/lists/smashed-20180513/pool_endpoints.csv"),
+    )
+    .unwrap();
+    let mut listed = std::collections::HashSet::new();
+    for line in csv.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        for ip in f[4].split_whitespace() {
+            listed.insert(format!("{ip}:{}", f[2]));
+        }
+    }
+    assert!(listed.len() > 500, "{}", listed.len());
+    let mut found = 0;
+    for cap in ["cgminer.g0", "cgminer.g2", "cgminer.s0", "cgminer.s1"] {
+        let p = root.join(format!("nesfit-cryptomining/pcap/{cap}.pcapng"));
+        let (code, recs, err) = score(&["--no-model", p.to_str().unwrap()]);
+        assert_eq!(code, 0, "{err}");
+        for r in &recs {
+            let ep = format!("{}:{}", r["dst_ip"].as_str().unwrap(), r["dst_port"]);
+            if !listed.contains(&ep) {
+                continue;
+            }
+            found += 1;
+            let want = format!("feed:endpoint:{ep} (smashed 2018-05-13)");
+            assert_eq!(r["verdict"], "mining", "{cap} {ep}: {:?}", reasons(r));
+            assert!(reasons(r).contains(&want), "{cap} {ep}: {:?}", reasons(r));
+        }
+    }
+    assert!(found > 1000, "{found}");
+    // The same address today: a hint that says how old the row is.
+    let ep = listed.iter().min().unwrap();
+    let out = poolscope(&["feed", "check", ep, "--at", "2026-12-06"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .filter(|l| l.contains("smashed 2018-05-13"))
+            .all(|l| l.starts_with("hint:") && l.contains("y before the flow")),
+        "{text}"
+    );
 }

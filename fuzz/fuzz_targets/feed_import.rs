@@ -1,5 +1,6 @@
 //! Feeds the feed importers arbitrary text in every import format (hosts, domains, Adblock,
-//! SSLBL SHA-1 and JA3, IP lists, mapped CSV/TSV) with input-chosen targets and options, and
+//! SSLBL SHA-1 and JA3, IP lists, mapped CSV/TSV, Maltrail trails, Sigma rules,
+//! Suricata rules) with input-chosen targets and options, and
 //! the feed-file parser (`PoolFeed::parse_file`) the same text as each feed file.
 //!
 //! Checks:
@@ -9,9 +10,11 @@
 //! * the report adds up: `accepted` is the number of entries, `skipped` the sum of the skips
 //!   by reason, at most ten skips are quoted, each with a line within the input, in order;
 //!   every line is counted (line formats: one outcome per line, or more for a hosts line
-//!   naming several hosts);
+//!   naming several hosts or a rule line naming several);
 //! * entries are distinct, carry the options' source, no feed line, a valid date, and belong
-//!   to the chosen target (or, for an address in a host list, to the endpoint file);
+//!   to the chosen target (or, for an address in a host list, to the endpoint file; for a
+//!   browser-mining rule, to the browser-mining file); pool-domain and endpoint rows carry
+//!   the options' kind and begin with the options' note;
 //! * line formats are line-local: importing two texts joined at a line boundary gives the
 //!   entries of the first followed by the new entries of the second, and the counts add up;
 //! * a successful import merged into an empty feeds directory loads back with the same
@@ -91,7 +94,8 @@ fn check_import(format: ImportFormat, opts: &ImportOptions, text: &str, got: &Im
     let outcomes = r.accepted + r.duplicates + r.comments + r.skipped;
     match format {
         ImportFormat::Csv => assert!(outcomes >= r.lines, "{outcomes} outcomes for {} records", r.lines),
-        ImportFormat::Hosts => {
+        // A hosts line may name several hosts, a rule several host matches.
+        ImportFormat::Hosts | ImportFormat::Suricata | ImportFormat::Sigma => {
             assert_eq!(r.lines, line_count(text));
             assert!(outcomes >= r.lines, "{outcomes} outcomes for {} lines", r.lines);
         }
@@ -109,7 +113,24 @@ fn check_import(format: ImportFormat, opts: &ImportOptions, text: &str, got: &Im
         assert!(parse_date(&p.date).is_ok(), "entry dated {:?}", p.date);
         let file = e.file();
         let endpoint_from_hosts = target == FeedFile::PoolDomains && file == FeedFile::PoolEndpoints;
-        assert!(file == target || endpoint_from_hosts, "{file} entry for target {target}");
+        let browser_rule = format == ImportFormat::Suricata
+            && target == FeedFile::PoolDomains
+            && file == FeedFile::BrowserDomains;
+        assert!(
+            file == target || endpoint_from_hosts || browser_rule,
+            "{file} entry for target {target}"
+        );
+        let kind_note = match e {
+            FeedEntry::PoolDomain(d) => Some((d.kind, &d.note)),
+            FeedEntry::Endpoint(p) if format != ImportFormat::Csv => Some((p.kind, &p.note)),
+            _ => None,
+        };
+        if let (Some((kind, note)), false) = (kind_note, format == ImportFormat::Csv) {
+            assert_eq!(kind, opts.domain_kind, "entry of another kind");
+            if let Some(n) = &opts.note {
+                assert!(note.starts_with(n.trim()), "note {note:?} lacks {n:?}");
+            }
+        }
     }
 }
 
@@ -134,10 +155,15 @@ fn options(u: &mut Unstructured<'_>, format: ImportFormat) -> Result<ImportOptio
         2 => Some("botnet".into()),
         _ => Some(String::new()),
     };
-    opts.domain_kind = if u.arbitrary()? {
-        DomainKind::CryptoRelated
-    } else {
-        DomainKind::Pool
+    opts.domain_kind = *u.choose(&[
+        DomainKind::Pool,
+        DomainKind::CryptoRelated,
+        DomainKind::MinerMalware,
+    ])?;
+    opts.note = match u.int_in_range(0..=2u8)? {
+        0 => None,
+        1 => Some("elf_coinminer".into()),
+        _ => Some(" ticket 42 ".into()),
     };
     opts.exact_hosts = u.arbitrary()?;
     opts.map = u
@@ -219,7 +245,12 @@ fn run(mut u: Unstructured<'_>) -> Result<()> {
     // Line-local formats: split at a line boundary and import the halves.
     let line_local = matches!(
         format,
-        ImportFormat::Hosts | ImportFormat::Domains | ImportFormat::Adblock | ImportFormat::Ips
+        ImportFormat::Hosts
+            | ImportFormat::Domains
+            | ImportFormat::Adblock
+            | ImportFormat::Ips
+            | ImportFormat::Maltrail
+            | ImportFormat::Suricata
     );
     let ends: Vec<usize> = text.match_indices('\n').map(|(i, _)| i + 1).collect();
     if line_local && !ends.is_empty() {

@@ -3,6 +3,7 @@
 //! scored captures. `refresh` and `probe` are the only commands that send traffic.
 
 use super::{stdout_error, CliError};
+use crate::intel::feeds::{DomainKind, FeedFile};
 use crate::intel::{import, learn, merge_into_dir, ImportFormat, ImportOptions, Matcher, PoolFeed};
 use crate::probe::endpoints::{endpoint_of, parse_target, read_endpoints};
 use crate::probe::refresh::{self, RunCounts};
@@ -36,7 +37,7 @@ pub enum FeedCommand {
     /// Add a list in a format analysts already have to the feed files (de-duplicated, with
     /// its provenance).
     Import {
-        /// hosts, domains, adblock, sslbl-sha1, sslbl-ja3, ips, csv.
+        /// hosts, domains, adblock, sslbl-sha1, sslbl-ja3, ips, csv, maltrail, sigma, suricata.
         format: String,
         /// The list to read.
         file: PathBuf,
@@ -49,14 +50,32 @@ pub enum FeedCommand {
         /// For csv: which columns hold what, e.g. `domain=host,coin=currency`.
         #[arg(long)]
         map: Option<String>,
+        /// The feed file to fill (pool-domains, browser, endpoints, certs, fingerprints,
+        /// allowlist). Default: the format's usual one.
+        #[arg(long)]
+        target: Option<String>,
+        /// What the listed names and addresses are: pool (proof), crypto-related or
+        /// miner-malware (hints).
+        #[arg(long, default_value = "pool")]
+        kind: String,
+        /// A remark written on every pool-domain and endpoint row (a malware family, a
+        /// ticket). Default for maltrail files of kind miner-malware: the file name.
+        #[arg(long)]
+        note: Option<String>,
     },
-    /// Count entries per file and source.
+    /// Count entries per file, source, kind and year.
     Stats,
     /// Which entries match a domain, IP address or hash, and why (exit 0 on a match, 1 on
     /// none, as grep does).
     Check {
         /// A domain, an IP address, or a certificate/fingerprint hash.
         value: String,
+        /// Weigh the rows' ages as for a flow seen on this day (YYYY-MM-DD). Default: today.
+        #[arg(long, value_name = "DATE")]
+        at: Option<String>,
+        /// How feed rows are weighed by their age.
+        #[command(flatten)]
+        age: super::score::AgeArgs,
     },
     /// Connect to every pool endpoint (TLS), record the certificate chains and server
     /// fingerprints, and update pool-certs.tsv with what is new, what rotated and when each
@@ -224,6 +243,9 @@ pub(super) fn run(args: FeedArgs) -> Result<i32, CliError> {
             source,
             date,
             map,
+            target,
+            kind,
+            note,
         } => {
             let result = (|| {
                 let format: ImportFormat = format.parse()?;
@@ -236,6 +258,17 @@ pub(super) fn run(args: FeedArgs) -> Result<i32, CliError> {
                 if let Some(m) = map {
                     opts.map = ImportOptions::parse_map(&m)?;
                 }
+                opts.note = note;
+                opts.domain_kind = DomainKind::parse(&kind)
+                    .map_err(|e| crate::intel::FeedError::Usage(format!("--kind: {e}")))?;
+                if let Some(t) = target {
+                    opts.target = Some(FeedFile::parse(&t).ok_or_else(|| {
+                        crate::intel::FeedError::Usage(format!(
+                            "--target {t:?}: one of pool-domains, browser, endpoints, certs, \
+                             fingerprints, allowlist"
+                        ))
+                    })?);
+                }
                 let imported = import(format, &file, &opts)?;
                 let merged = merge_into_dir(&dir, &imported.entries)?;
                 Ok::<_, crate::intel::FeedError>((imported.report, merged))
@@ -247,7 +280,8 @@ pub(super) fn run(args: FeedArgs) -> Result<i32, CliError> {
         }
         FeedCommand::Stats => {
             let feed = PoolFeed::load_located(&located)?;
-            print!("{}", Matcher::new(&feed).stats());
+            let mut out = std::io::stdout().lock();
+            write!(out, "{}", Matcher::new(&feed).stats()).map_err(stdout_error)?;
             Ok(0)
         }
         FeedCommand::Refresh(args) => run_refresh(&dir, args),
@@ -257,11 +291,25 @@ pub(super) fn run(args: FeedArgs) -> Result<i32, CliError> {
             eprint!("{report}");
             Ok(0)
         }
-        FeedCommand::Check { value } => {
+        FeedCommand::Check { value, at, age } => {
+            let at = match at {
+                None => None,
+                Some(d) => Some(
+                    crate::intel::value::parse_date(&d)
+                        .ok()
+                        .and_then(|d| crate::intel::age::row_time(&d))
+                        .ok_or_else(|| {
+                            CliError::Usage(format!("--at {d:?}: give a date, YYYY-MM-DD"))
+                        })?,
+                ),
+            };
             let feed = PoolFeed::load_located(&located)?;
-            let hits = Matcher::new(&feed).check(&value);
+            let hits = Matcher::new(&feed)
+                .with_policy(age.policy()?)
+                .check_at(&value, at);
+            let mut out = std::io::stdout().lock();
             for h in &hits {
-                println!("{}", h.reason());
+                writeln!(out, "{}", h.reason()).map_err(stdout_error)?;
             }
             Ok(if hits.is_empty() { 1 } else { 0 })
         }

@@ -2,6 +2,7 @@
 
 use super::extract::{render_summary, run_pipeline, FlowArgs, OutputArgs};
 use super::CliError;
+use crate::intel::age::AgePolicy;
 use crate::intel::{Matcher, PoolFeed};
 use crate::output::{write_table, RecordWriter};
 use crate::resources::Located;
@@ -68,6 +69,42 @@ pub struct JudgeArgs {
     /// Score without the models (protocol evidence and feeds only).
     #[arg(long)]
     pub no_model: bool,
+    /// How feed rows are weighed by their age.
+    #[command(flatten)]
+    pub age: AgeArgs,
+}
+
+/// How long feed rows keep their strength, measured from each flow's own time.
+#[derive(Debug, Clone, Args)]
+pub struct AgeArgs {
+    /// Years a pool-domain row (or browser-mining domain) stays proof either side of its
+    /// date; beyond, a hit is a weak hint saying how far apart they are. `inf` never weakens.
+    #[arg(long, default_value_t = AgePolicy::default().domain_years, value_name = "YEARS")]
+    pub domain_max_age: f64,
+    /// Years a pool-address row stays proof either side of its date (addresses change hands:
+    /// hosting providers and CDNs reuse them); beyond, a weak hint.
+    #[arg(long, default_value_t = AgePolicy::default().address_years, value_name = "YEARS")]
+    pub address_max_age: f64,
+}
+
+impl AgeArgs {
+    /// The policy, refusing negative or NaN years.
+    pub(super) fn policy(&self) -> Result<AgePolicy, CliError> {
+        for (v, name) in [
+            (self.domain_max_age, "domain-max-age"),
+            (self.address_max_age, "address-max-age"),
+        ] {
+            if v.is_nan() || v < 0.0 {
+                return Err(CliError::Usage(format!(
+                    "--{name} {v}: give a number of years, 0 or more (inf for no limit)"
+                )));
+            }
+        }
+        Ok(AgePolicy {
+            domain_years: self.domain_max_age,
+            address_years: self.address_max_age,
+        })
+    }
 }
 
 impl JudgeArgs {
@@ -80,7 +117,7 @@ impl JudgeArgs {
                 .feeds
                 .clone()
                 .map_or_else(crate::resources::default_feeds, Located::Path);
-            Some(Matcher::new(&PoolFeed::load_located(&at)?))
+            Some(Matcher::new(&PoolFeed::load_located(&at)?).with_policy(self.age.policy()?))
         };
         let model: Option<Box<dyn crate::score::FlowModel>> = if self.no_model {
             None

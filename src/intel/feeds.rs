@@ -56,9 +56,11 @@ impl FeedFile {
     /// The columns a new file is written with, in order.
     pub fn columns(self) -> &'static [&'static str] {
         match self {
-            Self::PoolDomains => &["domain", "coin", "kind", "source", "date"],
+            Self::PoolDomains => &["domain", "coin", "kind", "source", "date", "note"],
             Self::BrowserDomains => &["domain", "source", "date"],
-            Self::PoolEndpoints => &["ip", "port", "coin", "host", "source", "date"],
+            Self::PoolEndpoints => &[
+                "ip", "port", "coin", "host", "kind", "source", "date", "note",
+            ],
             Self::PoolCerts => &[
                 "sha1",
                 "sha256",
@@ -131,31 +133,50 @@ impl Provenance {
     }
 }
 
-/// How much a pool-domain hit says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// What a listed domain or address is, and so how much a hit on it says (the `kind` column of
+/// `pool-domains.tsv` and `pool-endpoints.tsv`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DomainKind {
-    /// A pool's own name: strong evidence of mining.
+    /// A pool's own name or address: strong evidence of mining (while the row is fresh, see
+    /// [`crate::intel::age`]).
     Pool,
     /// A crypto-related site (exchange, wallet, miner download, ad network paying in coin):
-    /// only a weak hint.
+    /// only a weak hint, never `mining`.
     CryptoRelated,
+    /// Infrastructure of miner malware (a control server, a payload host, the endpoint a
+    /// family was configured with): a compromise indicator, not proof that the flow mines, so
+    /// a weak hint with the family named.
+    MinerMalware,
 }
 
 impl DomainKind {
+    /// Every kind, in `kind` column order.
+    pub const ALL: [DomainKind; 3] = [Self::Pool, Self::CryptoRelated, Self::MinerMalware];
+
     /// The name used in the `kind` column.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pool => "pool",
             Self::CryptoRelated => "crypto-related",
+            Self::MinerMalware => "miner-malware",
         }
     }
 
-    fn parse(s: &str) -> Result<Self, String> {
+    pub(crate) fn parse(s: &str) -> Result<Self, String> {
         match s.trim() {
             "" | "pool" => Ok(Self::Pool),
             "crypto-related" => Ok(Self::CryptoRelated),
-            other => Err(format!("kind {other:?} is not pool or crypto-related")),
+            "miner-malware" => Ok(Self::MinerMalware),
+            other => Err(format!(
+                "kind {other:?} is not pool, crypto-related or miner-malware"
+            )),
         }
+    }
+}
+
+impl fmt::Display for DomainKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -166,8 +187,10 @@ pub struct PoolDomain {
     pub domain: String,
     /// Coin ticker(s), comma-separated, or empty when unknown.
     pub coin: String,
-    /// Strong pool name or weak crypto-related site.
+    /// Pool name, crypto-related site or miner-malware host.
     pub kind: DomainKind,
+    /// Free-text remark: the malware family, the rule or list entry it came from.
+    pub note: String,
     /// Source and date.
     pub provenance: Provenance,
 }
@@ -210,6 +233,10 @@ pub struct PoolEndpoint {
     pub coin: String,
     /// The pool host name(s) the address belonged to, comma-separated, or empty.
     pub host: String,
+    /// Pool address (the default) or miner-malware address; `crypto-related` is weak too.
+    pub kind: DomainKind,
+    /// Free-text remark: the malware family, the rule or list entry it came from.
+    pub note: String,
     /// Source and date.
     pub provenance: Provenance,
 }
@@ -394,6 +421,7 @@ impl FeedEntry {
             (FeedEntry::PoolDomain(e), "domain") => s(&e.domain),
             (FeedEntry::PoolDomain(e), "coin") => s(&e.coin),
             (FeedEntry::PoolDomain(e), "kind") => s(e.kind.as_str()),
+            (FeedEntry::PoolDomain(e), "note") => s(&e.note),
             (FeedEntry::BrowserDomain(e), "domain") => s(&e.domain),
             (FeedEntry::Endpoint(e), "ip") => s(&e.addr.to_string()),
             (FeedEntry::Endpoint(e), "port") => {
@@ -401,6 +429,8 @@ impl FeedEntry {
             }
             (FeedEntry::Endpoint(e), "coin") => s(&e.coin),
             (FeedEntry::Endpoint(e), "host") => s(&e.host),
+            (FeedEntry::Endpoint(e), "kind") => s(e.kind.as_str()),
+            (FeedEntry::Endpoint(e), "note") => s(&e.note),
             (FeedEntry::Cert(e), "sha1") => s(e.sha1.as_deref().unwrap_or("")),
             (FeedEntry::Cert(e), "sha256") => s(e.sha256.as_deref().unwrap_or("")),
             (FeedEntry::Cert(e), "spki_sha256") => s(e.spki_sha256.as_deref().unwrap_or("")),
@@ -721,19 +751,20 @@ pub(crate) fn parse_row<'r>(
             domain: parse_domain(get("domain"), 2)?,
             coin: get("coin").to_string(),
             kind: DomainKind::parse(get("kind"))?,
+            note: get("note").to_string(),
             provenance,
         }),
         FeedFile::BrowserDomains => FeedEntry::BrowserDomain(BrowserDomain {
             domain: parse_domain(get("domain"), 2)?,
             provenance,
         }),
-        FeedFile::PoolEndpoints => FeedEntry::Endpoint(parse_endpoint(
-            get("ip"),
-            get("port"),
-            get("coin"),
-            get("host"),
-            provenance,
-        )?),
+        FeedFile::PoolEndpoints => {
+            let mut e =
+                parse_endpoint(get("ip"), get("port"), get("coin"), get("host"), provenance)?;
+            e.kind = DomainKind::parse(get("kind"))?;
+            e.note = get("note").to_string();
+            FeedEntry::Endpoint(e)
+        }
         FeedFile::MinerFingerprints => {
             let kind = FingerprintKind::parse(get("kind"))?;
             FeedEntry::Fingerprint(MinerFingerprint {
@@ -779,6 +810,8 @@ pub(crate) fn parse_endpoint(
         port,
         coin: coin.to_string(),
         host: host.to_string(),
+        kind: DomainKind::Pool,
+        note: String::new(),
         provenance,
     };
     if e.is_port_only() && e.port.is_none() {
@@ -1054,6 +1087,8 @@ mod tests {
             port: Some(3333),
             coin: "XMR".into(),
             host: "a\tb".into(),
+            kind: DomainKind::Pool,
+            note: String::new(),
             provenance: Provenance::new("x", "2018"),
         });
         let cols: Vec<String> = ["date", "ip", "port", "host", "source", "extra"]

@@ -272,6 +272,7 @@ fn entry(file: FeedFile, value: &str, l: &Lesson) -> Option<FeedEntry> {
             domain: value.to_string(),
             coin: String::new(),
             kind: DomainKind::Pool,
+            note: String::new(),
             provenance,
         }),
         FeedFile::PoolEndpoints => {
@@ -281,6 +282,8 @@ fn entry(file: FeedFile, value: &str, l: &Lesson) -> Option<FeedEntry> {
                 port: port.parse().ok(),
                 coin: String::new(),
                 host: l.host.clone(),
+                kind: DomainKind::Pool,
+                note: String::new(),
                 provenance,
             })
         }

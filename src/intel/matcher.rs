@@ -11,8 +11,9 @@
 //! suffix, longest first), one table per prefix length present for each address family, one
 //! set per hash kind. A miss costs a handful of hash lookups and no allocation.
 
+use super::age::{self, AgePolicy};
 use super::feeds::{
-    AllowEntry, AllowValue, DomainKind, EndpointAddr, FeedFile, PoolEndpoint, PoolFeed,
+    AllowEntry, AllowValue, DomainKind, EndpointAddr, FeedEntry, FeedFile, PoolEndpoint, PoolFeed,
 };
 use super::value::{
     canonical_ip, mask_v4, mask_v6, normalize_domain, subject_cn, FingerprintKind, IpNet,
@@ -56,6 +57,9 @@ pub struct FlowView<'a> {
     pub ja3s: Option<&'a str>,
     /// Server JA4S.
     pub ja4s: Option<&'a str>,
+    /// When the flow was seen (its first packet, Unix seconds): feed rows are weighed by how
+    /// far their date lies from it ([`super::age`]). `None` weighs them against today.
+    pub at: Option<f64>,
 }
 
 impl<'a> FlowView<'a> {
@@ -81,6 +85,15 @@ impl<'a> FlowView<'a> {
             ja4: tls.ja4.as_deref(),
             ja3s: tls.ja3s.as_deref(),
             ja4s: tls.ja4s.as_deref(),
+            at: None,
+        }
+    }
+
+    /// The same view, weighed at time `at` (Unix seconds).
+    pub fn at(self, at: f64) -> Self {
+        FlowView {
+            at: Some(at),
+            ..self
         }
     }
 }
@@ -101,6 +114,10 @@ pub enum MatchKind {
     Fingerprint,
     /// `allowlist.tsv`: the value is known to be good.
     Allowlist,
+    /// No row names the host, but it lies under the registrable domain of several listed
+    /// pool hosts (`rvn.2miners.com` when `eth.2miners.com` and `xmr.2miners.com` are
+    /// listed): pool operators put every coin and region under one domain.
+    Operator,
 }
 
 impl MatchKind {
@@ -113,6 +130,7 @@ impl MatchKind {
             Self::Cert => "cert",
             Self::Fingerprint => "fingerprint",
             Self::Allowlist => "allowlist",
+            Self::Operator => "operator",
         }
     }
 }
@@ -295,6 +313,9 @@ impl Match {
             (k, _) => k.as_str().to_string(),
         };
         let own = match strength {
+            Strength::Mining if *kind == MatchKind::Operator => {
+                format!("feed:{label}:{value} ({detail}, {source} {date})")
+            }
             Strength::Mining => format!("feed:{label}:{value} ({source} {date})"),
             Strength::Suspect if detail.is_empty() => {
                 format!("hint:{label}:{value} ({source} {date}, weak)")
@@ -318,28 +339,58 @@ impl fmt::Display for Match {
     }
 }
 
-/// Entry counts of a loaded feed, per file and per (file, source).
+/// Entry counts of a loaded feed, per file, per (file, source) and per (file, source, kind,
+/// year): what an analyst asks of a feed before trusting it (how much of it is old, how much
+/// is only a hint).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct FeedStats {
     /// Entries per feed file name.
     pub per_file: BTreeMap<&'static str, usize>,
     /// Entries per feed file name, then per source.
     pub per_source: BTreeMap<&'static str, BTreeMap<String, usize>>,
+    /// Entries per (file, source, kind, year of the row's date), sorted.
+    pub per_kind_year: Vec<StatsRow>,
     /// Rows dropped as duplicates when loading.
     pub duplicates: usize,
 }
 
+/// One line of [`FeedStats::per_kind_year`].
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct StatsRow {
+    /// Feed file name.
+    pub file: &'static str,
+    /// The rows' source.
+    pub source: String,
+    /// The row's `kind` column where the file has one (`pool`, `crypto-related`,
+    /// `miner-malware`, `ja3`, `domain`…), `port-only` for an endpoint row without an
+    /// address, else the file's one kind (`browser`, `cert`).
+    pub kind: &'static str,
+    /// Year of the rows' date.
+    pub year: String,
+    /// Row count.
+    pub rows: usize,
+}
+
 impl fmt::Display for FeedStats {
-    /// One `file<TAB>source<TAB>count` line per source, then a `file<TAB>*<TAB>total` line.
+    /// A `file source kind year rows` table (TAB-separated, with a header): one line per
+    /// (source, kind, year), then per file a `file * * * total` line.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "file\tsource\tkind\tyear\trows")?;
         for (file, total) in &self.per_file {
-            for (source, n) in self.per_source.get(file).into_iter().flatten() {
-                writeln!(f, "{file}\t{source}\t{n}")?;
+            for r in self.per_kind_year.iter().filter(|r| r.file == *file) {
+                let StatsRow {
+                    source,
+                    kind,
+                    year,
+                    rows,
+                    ..
+                } = r;
+                writeln!(f, "{file}\t{source}\t{kind}\t{year}\t{rows}")?;
             }
-            writeln!(f, "{file}\t*\t{total}")?;
+            writeln!(f, "{file}\t*\t*\t*\t{total}")?;
         }
         if self.duplicates > 0 {
-            writeln!(f, "duplicates dropped\t*\t{}", self.duplicates)?;
+            writeln!(f, "duplicates dropped\t*\t*\t*\t{}", self.duplicates)?;
         }
         Ok(())
     }
@@ -569,6 +620,20 @@ pub struct Matcher {
     fingerprints: [HashIndex; 4],
     allow_nets: NetIndex,
     allow_certs: HashIndex,
+    policy: AgePolicy,
+    /// Registrable domains with at least [`OPERATOR_MIN_HOSTS`] listed pool hosts under them,
+    /// each with those `pool-domains` rows.
+    operators: FastMap<Box<str>, Vec<u32>>,
+}
+
+/// How many distinct pool hosts the feeds must list under one registrable domain before its
+/// other names count as the same operator's.
+pub const OPERATOR_MIN_HOSTS: usize = 2;
+
+/// The registrable domain of a normalised name by the Public Suffix List (`xmr.2miners.com`
+/// → `2miners.com`, `x.ddns.net` → `x.ddns.net`), or `None` for a bare suffix.
+fn registrable(name: &str) -> Option<&str> {
+    psl::domain_str(name)
 }
 
 /// The allowlist entries that cover a flow's identities, looked up once per flow.
@@ -601,7 +666,29 @@ impl Matcher {
             allow_nets: NetIndex::default(),
             allow_certs: HashIndex::default(),
             feed: PoolFeed::default(),
+            policy: AgePolicy::default(),
+            operators: FastMap::default(),
         };
+        let mut under: FastMap<&str, Vec<u32>> = FastMap::default();
+        for (i, e) in feed.pool_domains.iter().enumerate() {
+            if e.kind != DomainKind::Pool {
+                continue;
+            }
+            if let Some(r) = registrable(&e.domain).filter(|r| *r != e.domain) {
+                under.entry(r).or_default().push(i as u32);
+            }
+        }
+        for (r, rows) in under {
+            let mut hosts: Vec<&str> = rows
+                .iter()
+                .map(|&i| feed.pool_domains[i as usize].domain.as_str())
+                .collect();
+            hosts.sort_unstable();
+            hosts.dedup();
+            if hosts.len() >= OPERATOR_MIN_HOSTS {
+                m.operators.insert(r.into(), rows);
+            }
+        }
         for (i, e) in feed.endpoints.iter().enumerate() {
             match (e.addr, e.port) {
                 (_, Some(port)) if e.is_port_only() => {
@@ -638,6 +725,17 @@ impl Matcher {
         m
     }
 
+    /// The same matcher weighing rows' ages by `policy` instead of the default.
+    pub fn with_policy(mut self, policy: AgePolicy) -> Matcher {
+        self.policy = policy;
+        self
+    }
+
+    /// How rows' ages are weighed.
+    pub fn policy(&self) -> AgePolicy {
+        self.policy
+    }
+
     /// The feed this matcher was built from.
     pub fn feed(&self) -> &PoolFeed {
         &self.feed
@@ -659,6 +757,7 @@ impl Matcher {
         // Nothing below allocates unless something matches: a miss is hash probes only.
         let mut out = Vec::new();
         let mut name_allows = Vec::new();
+        let at = flow.at;
         let ip = flow.server_ip.map(canonical_ip);
         let certs = [
             (Field::CertSha1, flow.cert_sha1.map(normalize_token)),
@@ -701,7 +800,8 @@ impl Matcher {
                 continue;
             }
             let hits = self.names.lookup(&name);
-            if hits.is_empty() || seen.iter().any(|s| **s == *name) {
+            let operator = self.operator_of(&name, &hits);
+            if (hits.is_empty() && operator.is_none()) || seen.iter().any(|s| **s == *name) {
                 continue;
             }
             seen.push(name.to_string());
@@ -715,11 +815,23 @@ impl Matcher {
             } else {
                 None
             };
-            self.domain_matches(field, &name, &hits, allow.or(from_allowed_cert), &mut out);
+            self.domain_matches(
+                field,
+                &name,
+                &hits,
+                allow.or(from_allowed_cert),
+                at,
+                &mut out,
+            );
+            if let Some((r, rows)) = operator {
+                let cancel = allow.or(from_allowed_cert);
+                let port = flow.server_port;
+                out.push(self.operator_match(field, &name, r, rows, port, cancel, at));
+            }
         }
 
         if let Some(ip) = ip {
-            self.endpoint_matches(ip, flow.server_port, &allowed, &mut out);
+            self.endpoint_matches(ip, flow.server_port, &allowed, at, &mut out);
         }
         for (field, hash) in &certs {
             if let Some(hash) = hash {
@@ -755,6 +867,11 @@ impl Matcher {
     /// port; with a port the flow rules apply (port-only hints included). Empty when nothing
     /// covers the value (or it is not one of these forms).
     pub fn check(&self, value: &str) -> Vec<Match> {
+        self.check_at(value, None)
+    }
+
+    /// [`Matcher::check`] with rows weighed at time `at` (Unix seconds) instead of today.
+    pub fn check_at(&self, value: &str, at: Option<f64>) -> Vec<Match> {
         let v = value.trim();
         if v.is_empty() {
             return Vec::new();
@@ -769,7 +886,7 @@ impl Matcher {
                 cert: None,
                 name: None,
             };
-            self.endpoint_matches(ip, port, &allowed, &mut out);
+            self.endpoint_matches(ip, port, &allowed, at, &mut out);
             if let Some(e) = allowed.ip {
                 out.push(allow_match(
                     Field::ServerIp,
@@ -812,7 +929,10 @@ impl Matcher {
         let name = normalize_domain(v);
         let hits = self.names.lookup(&name);
         let allow = hits.allow.map(|i| self.allow_entry(i));
-        self.domain_matches(Field::Name, &name, &hits, allow, &mut out);
+        self.domain_matches(Field::Name, &name, &hits, allow, at, &mut out);
+        if let Some((r, rows)) = self.operator_of(&name, &hits) {
+            out.push(self.operator_match(Field::Name, &name, r, rows, None, allow, at));
+        }
         if let Some(e) = allow {
             out.push(allow_match(Field::Name, name.to_string(), e));
         }
@@ -828,20 +948,157 @@ impl Matcher {
         for file in FeedFile::ALL {
             s.per_file.insert(file.file_name(), 0);
         }
+        let mut groups: BTreeMap<(&'static str, String, &'static str, String), usize> =
+            BTreeMap::new();
         for e in self.feed.entries() {
             let file = e.file().file_name();
+            let p = e.provenance();
             *s.per_file.entry(file).or_default() += 1;
             *s.per_source
                 .entry(file)
                 .or_default()
-                .entry(e.provenance().source.clone())
+                .entry(p.source.clone())
+                .or_default() += 1;
+            let kind = match &e {
+                FeedEntry::PoolDomain(d) => d.kind.as_str(),
+                FeedEntry::BrowserDomain(_) => "browser",
+                FeedEntry::Endpoint(d) if d.is_port_only() => "port-only",
+                FeedEntry::Endpoint(d) => d.kind.as_str(),
+                FeedEntry::Cert(_) => "cert",
+                FeedEntry::Fingerprint(d) => d.kind.as_str(),
+                FeedEntry::Allow(d) => d.value.kind(),
+            };
+            let year = p.date.get(..4).unwrap_or("?").to_string();
+            *groups
+                .entry((file, p.source.clone(), kind, year))
                 .or_default() += 1;
         }
+        s.per_kind_year = groups
+            .into_iter()
+            .map(|((file, source, kind, year), rows)| StatsRow {
+                file,
+                source,
+                kind,
+                year,
+                rows,
+            })
+            .collect();
         s
+    }
+
+    /// The operator domain of a name no pool row names: its registrable domain, when the
+    /// feeds list enough pool hosts under it.
+    fn operator_of<'m>(&'m self, name: &str, hits: &NameHits<'_>) -> Option<(&'m str, &'m [u32])> {
+        let named = hits
+            .pool
+            .iter()
+            .any(|&i| self.feed.pool_domains[i as usize].kind == DomainKind::Pool);
+        if named || self.operators.is_empty() {
+            return None;
+        }
+        let r = registrable(name)?;
+        self.operators
+            .get_key_value(r)
+            .map(|(k, rows)| (&**k, rows.as_slice()))
+    }
+
+    /// A host under a pool operator's domain. Strong only on a port the feeds list as a pool
+    /// port (two independent signs: the operator's domain and the Stratum port) and while the
+    /// freshest listed host is within the domain age limit; otherwise a weak hint. The match
+    /// cites the freshest row's source and date and names a few of the listed hosts.
+    #[allow(clippy::too_many_arguments)]
+    fn operator_match(
+        &self,
+        field: Field,
+        name: &str,
+        operator: &str,
+        rows: &[u32],
+        port: Option<u16>,
+        cancel: Option<&AllowEntry>,
+        at: Option<f64>,
+    ) -> Match {
+        let rows: Vec<&super::feeds::PoolDomain> = rows
+            .iter()
+            .map(|&i| &self.feed.pool_domains[i as usize])
+            .collect();
+        let freshest = rows
+            .iter()
+            .max_by(|a, b| a.provenance.date.cmp(&b.provenance.date))
+            .expect("an operator has rows");
+        let mut hosts: Vec<&str> = rows.iter().map(|e| e.domain.as_str()).collect();
+        hosts.sort_unstable();
+        hosts.dedup();
+        let n = hosts.len();
+        hosts.truncate(3);
+        let mut detail = format!("{n} listed pool hosts under it: {}", hosts.join(", "));
+        if n > 3 {
+            detail.push_str(", …");
+        }
+        let at = at.unwrap_or_else(age::now);
+        let stale = age::staleness(&freshest.provenance.date, at, self.policy.domain_years);
+        let pool_port = port.filter(|p| self.port_only.contains_key(p));
+        let strength = match (&stale, pool_port, port) {
+            (None, Some(p), _) => {
+                detail.push_str(&format!("; {p} is a pool port"));
+                Strength::Mining
+            }
+            (Some(why), _, _) => {
+                detail.push_str(&format!("; {why}"));
+                Strength::Suspect
+            }
+            (None, None, Some(p)) => {
+                detail.push_str(&format!("; port {p} is not a pool port"));
+                Strength::Suspect
+            }
+            (None, None, None) => Strength::Suspect,
+        };
+        Match {
+            kind: MatchKind::Operator,
+            field,
+            observed: name.to_string(),
+            value: operator.to_string(),
+            value_kind: "domain",
+            detail,
+            source: freshest.provenance.source.clone(),
+            date: freshest.provenance.date.clone(),
+            strength,
+            suppressed_by: cancel.map(suppression),
+        }
     }
 
     fn allow_entry(&self, i: u32) -> &AllowEntry {
         &self.feed.allowlist[i as usize]
+    }
+
+    /// How strong a hit on a row of `kind` dated `date` is at time `at`, with the words that
+    /// say why when it is only a hint: crypto-related and miner-malware rows are weak, and a
+    /// pool row weakens when its date is more than `limit` years from the flow.
+    fn weigh(
+        &self,
+        kind: DomainKind,
+        note: &str,
+        date: &str,
+        at: Option<f64>,
+        limit: f64,
+    ) -> (Strength, Option<String>) {
+        match kind {
+            DomainKind::CryptoRelated => (Strength::Suspect, Some("crypto-related site".into())),
+            DomainKind::MinerMalware if note.is_empty() => (
+                Strength::Suspect,
+                Some("miner-malware infrastructure".into()),
+            ),
+            DomainKind::MinerMalware => (
+                Strength::Suspect,
+                Some(format!("miner-malware infrastructure: {note}")),
+            ),
+            DomainKind::Pool => {
+                let at = at.unwrap_or_else(age::now);
+                match age::staleness(date, at, limit) {
+                    Some(why) => (Strength::Suspect, Some(why)),
+                    None => (Strength::Mining, None),
+                }
+            }
+        }
     }
 
     fn domain_matches(
@@ -850,14 +1107,14 @@ impl Matcher {
         name: &str,
         hits: &NameHits<'_>,
         cancel: Option<&AllowEntry>,
+        at: Option<f64>,
         out: &mut Vec<Match>,
     ) {
+        let limit = self.policy.domain_years;
         for &i in hits.pool {
             let e = &self.feed.pool_domains[i as usize];
-            let (strength, detail) = match e.kind {
-                DomainKind::Pool => (Strength::Mining, e.coin.clone()),
-                DomainKind::CryptoRelated => (Strength::Suspect, "crypto-related site".to_string()),
-            };
+            let (strength, why) = self.weigh(e.kind, &e.note, &e.provenance.date, at, limit);
+            let detail = join_detail([why.as_deref().unwrap_or(""), e.coin.as_str()]);
             out.push(Match {
                 kind: MatchKind::Domain,
                 field,
@@ -873,32 +1130,36 @@ impl Matcher {
         }
         for &i in hits.browser {
             let e = &self.feed.browser_domains[i as usize];
+            let (strength, why) = self.weigh(DomainKind::Pool, "", &e.provenance.date, at, limit);
             out.push(Match {
                 kind: MatchKind::BrowserDomain,
                 field,
                 observed: name.to_string(),
                 value: e.domain.clone(),
                 value_kind: "domain",
-                detail: String::new(),
+                detail: why.unwrap_or_default(),
                 source: e.provenance.source.clone(),
                 date: e.provenance.date.clone(),
-                strength: Strength::Mining,
+                strength,
                 suppressed_by: cancel.map(suppression),
             });
         }
     }
 
     /// Endpoint rows for a server address: at the longest prefix holding a row whose port fits
-    /// (same port, or no port on either side) the hits are strong. If the address is listed
-    /// only for other ports, that is a weak hint. Port-only rows are consulted when there is no
-    /// strong hit.
+    /// (same port, or no port on either side) the hits are strong, unless the row is not a
+    /// pool's or is too far in time from the flow ([`Matcher::weigh`]). If the address is
+    /// listed only for other ports, that is a weak hint. Port-only rows are consulted when
+    /// there is no hit with a fitting port.
     fn endpoint_matches(
         &self,
         ip: IpAddr,
         port: Option<u16>,
         allowed: &Allowed<'_>,
+        at: Option<f64>,
         out: &mut Vec<Match>,
     ) {
+        let weak_cancel = allowed.any();
         let ip = canonical_ip(ip);
         let fits = |e: &PoolEndpoint| port.is_none() || e.port.is_none() || e.port == port;
         let mut other_ports: Option<&[u32]> = None;
@@ -908,13 +1169,20 @@ impl Matcher {
             for &i in idxs {
                 let e = &self.feed.endpoints[i as usize];
                 if fits(e) {
+                    let limit = self.policy.address_years;
+                    let (strength, why) =
+                        self.weigh(e.kind, &e.note, &e.provenance.date, at, limit);
+                    let cancel = match strength {
+                        Strength::Mining => allowed.ip,
+                        _ => weak_cancel,
+                    };
                     out.push(self.endpoint_match(
                         Field::ServerIp,
                         ip,
                         e,
-                        Strength::Mining,
-                        String::new(),
-                        allowed.ip,
+                        strength,
+                        why.unwrap_or_default(),
+                        cancel,
                     ));
                 }
             }
@@ -927,7 +1195,6 @@ impl Matcher {
         if strong {
             return;
         }
-        let weak_cancel = allowed.any();
         if let (Some(idxs), Some(p)) = (other_ports, port) {
             for &i in idxs {
                 let e = &self.feed.endpoints[i as usize];
@@ -1069,6 +1336,15 @@ impl Matcher {
             }
         }
     }
+}
+
+/// The non-empty parts of a match's detail, comma-separated.
+fn join_detail<'s>(parts: impl IntoIterator<Item = &'s str>) -> String {
+    parts
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Whether a (normalised) name is an address literal, as certificate SANs may hold. No

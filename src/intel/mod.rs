@@ -5,8 +5,10 @@
 //! [`mod@import`] turns the list formats analysts already have (hosts files, Adblock lists, abuse.ch
 //! CSVs, IP lists, mapped CSVs) into feed entries and merges them into a feeds directory;
 //! [`matcher`] indexes a feed for exact lookups and reports, per flow, every [`Match`] with its
-//! source, date and strength, the allowlist winning over every list.
+//! source, date and strength, the allowlist winning over every list; [`age`] weighs a pool
+//! row by the distance between its date and the flow's.
 
+pub mod age;
 pub mod error;
 pub mod feeds;
 pub mod import;
@@ -21,4 +23,4 @@ pub use import::{
     MergeReport,
 };
 
-pub use matcher::{FeedStats, Field, FlowView, Match, MatchKind, Matcher, Strength};
+pub use matcher::{FeedStats, Field, FlowView, Match, MatchKind, Matcher, StatsRow, Strength};

@@ -54,6 +54,8 @@ pub struct FlowMeta {
     /// Which rendering of the flow this is when one flow gives several (a flow-export row of a
     /// capture flow cut by an exporter's active timeout: `active_timeout=300`); empty otherwise.
     pub variant: String,
+    /// The flow's first packet, Unix seconds: feed rows are weighed by their distance from it.
+    pub first_seen: Option<f64>,
 }
 
 impl FlowMeta {
@@ -76,6 +78,7 @@ impl FlowMeta {
             stratum: rec.stratum.as_ref().map(|s| s.dialect.to_string()),
             source: String::new(),
             variant: String::new(),
+            first_seen: Some(rec.first_seen),
         }
     }
 
@@ -107,6 +110,7 @@ impl FlowMeta {
             cert_sha256: self.cert_sha256.as_deref(),
             ja3: self.ja3.as_deref(),
             ja4: self.ja4.as_deref(),
+            at: self.first_seen,
             ..FlowView::default()
         }
     }
@@ -574,6 +578,7 @@ pub const TABLE_ID_COLUMNS: &[&str] = &[
     "stratum",
     "source",
     "variant",
+    "first_seen",
     "label",
     "label_source",
 ];
@@ -609,6 +614,12 @@ pub fn window_rows(f: &TrainFlow, feature_names: &[&str]) -> Vec<Map<String, Val
             o.insert("ja4".into(), opt(&m.ja4));
             o.insert("stratum".into(), opt(&m.stratum));
             o.insert("source".into(), m.source.clone().into());
+            o.insert(
+                "first_seen".into(),
+                m.first_seen
+                    .and_then(serde_json::Number::from_f64)
+                    .map_or(Value::Null, Value::Number),
+            );
             o.insert("variant".into(), m.variant.clone().into());
             o.insert(
                 "label".into(),
@@ -772,6 +783,7 @@ pub fn read_window_table(path: &Path, feature_names: &[&str]) -> Result<Vec<Trai
     let stratum = strs("stratum")?;
     let source = strs("source")?;
     let variant = strs("variant")?;
+    let first_seen = nums("first_seen")?;
     let label = strs("label")?;
     let label_source = strs("label_source")?;
     let feats: Vec<Vec<Option<f64>>> = feature_names
@@ -840,6 +852,7 @@ pub fn read_window_table(path: &Path, feature_names: &[&str]) -> Result<Vec<Trai
             ja3: nonempty(&ja3[i]),
             ja4: nonempty(&ja4[i]),
             stratum: nonempty(&stratum[i]),
+            first_seen: first_seen[i],
         };
         index.insert(key, flows.len());
         flows.push(TrainFlow {

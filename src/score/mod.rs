@@ -221,7 +221,8 @@ impl Scorer {
             });
         }
         if let Some(m) = &self.matcher {
-            let view = FlowView::from_tls(rec.dst_ip, rec.dst_port, &rec.tls, &rec.dns_names);
+            let view = FlowView::from_tls(rec.dst_ip, rec.dst_port, &rec.tls, &rec.dns_names)
+                .at(rec.first_seen);
             let mut matches = m.match_flow(&view);
             matches.sort_by_key(|m| m.strength);
             for hit in &matches {

@@ -14,8 +14,10 @@ pub(super) fn record(dst: &str, port: u16) -> FlowRecord {
         src_port: 50000,
         dst_ip: dst.parse().unwrap(),
         dst_port: port,
-        first_seen: 100.0,
-        last_seen: 400.0,
+        // 2026-01-03 00:26:40 UTC: close to the test feed's rows, which are weighed by their
+        // distance from the flow.
+        first_seen: 1_767_400_000.0,
+        last_seen: 1_767_400_300.0,
         duration: 300.0,
         packets_c2s: 10,
         packets_s2c: 10,

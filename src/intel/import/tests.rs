@@ -504,9 +504,10 @@ fn merge_appends_new_rows_dedupes_and_creates_files() {
     assert_eq!(feed.endpoints.len(), 31);
     assert_eq!(feed.duplicates, 0);
 
-    // And the matcher sees the merged rows with their provenance.
+    // And the matcher sees the merged rows with their provenance (weighed at the list's own
+    // date: an address row is strong only near it).
     let m = Matcher::new(&feed);
-    let hits = m.check("54.235.94.19:9332");
+    let hits = m.check_at("54.235.94.19:9332", crate::intel::age::row_time("2017"));
     assert_eq!(hits[0].strength, Strength::Mining);
     assert_eq!(
         hits[0].reason(),
@@ -532,4 +533,529 @@ fn merge_refuses_a_broken_feed_file() {
         .to_string();
     assert!(e.contains("pool-domains.tsv:3:"), "{e}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), broken);
+}
+
+/// `file|value|kind|note|date` of an entry, for comparing imports of the rule formats.
+fn show(e: &FeedEntry) -> String {
+    match e {
+        FeedEntry::PoolDomain(d) => format!(
+            "domain|{}|{}|{}|{}",
+            d.domain, d.kind, d.note, d.provenance.date
+        ),
+        FeedEntry::Endpoint(p) => format!(
+            "endpoint|{}|{}|{}|{}",
+            p.display_value(),
+            p.kind,
+            p.note,
+            p.provenance.date
+        ),
+        FeedEntry::BrowserDomain(d) => format!("browser|{}|||{}", d.domain, d.provenance.date),
+        other => panic!("not a rule-format entry: {other:?}"),
+    }
+}
+
+/// The corpus directory (`POOLSCOPE_CORPUS`, e.g. `/work/shared/data`) joined with `rel`;
+/// `None` (the test returns early) when the variable is unset.
+fn corpus(rel: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os("POOLSCOPE_CORPUS")?;
+    Some(PathBuf::from(dir).join(rel))
+}
+
+#[test]
+fn maltrail_trails() {
+    // Lines of maltrail's trails/static/suspicious/crypto_mining.txt and of the malware
+    // trails elf_coinminer.txt (`/bonn.sh`), gupti_miner.txt (`deanmiller.net/m/ `, with its
+    // trailing blank) and mykings_miner.txt (its `http://45.58.135.106/xpdown.dat` without the
+    // scheme), plus a commented-out trail, a repeated address and a host:port.
+    let text = "\
+# Copyright (c) 2014-2026 Maltrail developers (https://github.com/stamparm/maltrail/)
+# See the file 'LICENSE' for copying permission
+
+# Reference: https://hackforums.net/printthread.php?tid=5655422
+
+107.191.47.239:3333
+minergate.com
+pool.minergate.com
+mineXMR.com
+minexmr.com
+http://185.141.25.35
+# coinhive.com
+/bonn.sh
+45.58.135.106/xpdown.dat
+deanmiller.net/m/ 
+185.141.25.35
+xmr.pool.minergate.com:45700
+";
+    let imp = import_str(
+        ImportFormat::Maltrail,
+        "crypto_mining.txt",
+        text,
+        &opts("maltrail", "2026-08-16"),
+    )
+    .unwrap();
+    let r = &imp.report;
+    assert_eq!(
+        (r.lines, r.accepted, r.duplicates, r.comments, r.skipped),
+        (17, 7, 2, 6, 2),
+        "{r}"
+    );
+    assert_eq!(r.skipped_by_reason["URL path without a host"], 1, "{r}");
+    assert_eq!(r.skipped_by_reason["host and port, not a domain"], 1, "{r}");
+    assert_eq!((r.first_skipped[0].0, r.first_skipped[1].0), (13, 17));
+    let shown: Vec<String> = imp.entries.iter().map(show).collect();
+    assert_eq!(
+        shown,
+        [
+            "endpoint|107.191.47.239:3333|pool||2026-08-16",
+            "domain|minergate.com|pool||2026-08-16",
+            "domain|pool.minergate.com|pool||2026-08-16",
+            "domain|minexmr.com|pool||2026-08-16",
+            "endpoint|185.141.25.35|pool|from URL http://185.141.25.35|2026-08-16",
+            "endpoint|45.58.135.106|pool|from URL 45.58.135.106/xpdown.dat|2026-08-16",
+            "domain|deanmiller.net|pool|from URL deanmiller.net/m/|2026-08-16",
+        ]
+    );
+
+    // An endpoint target keeps the addresses only.
+    let imp = import_str(
+        ImportFormat::Maltrail,
+        "crypto_mining.txt",
+        text,
+        &with_target("maltrail", "2026-08-16", FeedFile::PoolEndpoints),
+    )
+    .unwrap();
+    assert_eq!(imp.report.accepted, 3, "{}", imp.report);
+    // The five names (minexmr.com twice: skipped lines are not duplicates) and the host:port.
+    assert_eq!(imp.report.skipped_by_reason["not an address"], 6);
+}
+
+#[test]
+fn maltrail_malware_family_is_the_note() {
+    // From maltrail's trails/static/malware/elf_coinminer.txt (lines 7, 10, 20, 35, 74).
+    let text = "\
+# Reference: https://blog.talosintelligence.com/2018/08/rocke-champion-of-monero-miners.html
+
+3g2upl4pq6kufc4m.tk
+sydwzl.cn
+/bonn.sh
+http://107.173.102.59
+";
+    let malware = ImportOptions {
+        domain_kind: DomainKind::MinerMalware,
+        ..opts("maltrail", "2026-08-17")
+    };
+    let imp = import_str(
+        ImportFormat::Maltrail,
+        "maltrail/malware_miners/elf_coinminer.txt",
+        text,
+        &malware,
+    )
+    .unwrap();
+    let r = &imp.report;
+    assert_eq!(
+        (r.lines, r.accepted, r.comments, r.skipped),
+        (6, 3, 2, 1),
+        "{r}"
+    );
+    let shown: Vec<String> = imp.entries.iter().map(show).collect();
+    assert_eq!(
+        shown,
+        [
+            "domain|3g2upl4pq6kufc4m.tk|miner-malware|elf_coinminer|2026-08-17",
+            "domain|sydwzl.cn|miner-malware|elf_coinminer|2026-08-17",
+            "endpoint|107.173.102.59|miner-malware|elf_coinminer; from URL http://107.173.102.59|2026-08-17",
+        ]
+    );
+
+    // A note given explicitly wins over the file name; without the miner-malware kind the
+    // file name is not a family.
+    let named = ImportOptions {
+        note: Some("rocke".into()),
+        ..malware.clone()
+    };
+    let imp = import_str(ImportFormat::Maltrail, "elf_coinminer.txt", text, &named).unwrap();
+    assert!(show(&imp.entries[0]).ends_with("|rocke|2026-08-17"));
+    assert!(show(&imp.entries[2]).contains("|rocke; from URL http://107.173.102.59|"));
+    let pool = opts("maltrail", "2026-08-17");
+    let imp = import_str(ImportFormat::Maltrail, "elf_coinminer.txt", text, &pool).unwrap();
+    assert_eq!(
+        show(&imp.entries[0]),
+        "domain|3g2upl4pq6kufc4m.tk|pool||2026-08-17"
+    );
+}
+
+#[test]
+fn maltrail_corpus_files() {
+    let Some(path) = corpus("pool-lists-2026/maltrail/crypto_mining.txt") else {
+        return;
+    };
+    let imp = import(
+        ImportFormat::Maltrail,
+        &path,
+        &opts("maltrail", "2026-08-16"),
+    )
+    .unwrap();
+    let r = &imp.report;
+    // f=crypto_mining.txt; wc -l <$f → 1928; grep -cE '^[[:space:]]*(#|$)' $f → 743;
+    // distinct hosts, URL hosts included (1 URL, no path-only trail):
+    //   grep -v '^#' $f | awk 'NF{print tolower($1)}' | sed -E 's#^[a-z]+://##; s#/.*##' \
+    //     | grep -vE '^[0-9.]+(:[0-9]+)?$' | sort -u | wc -l   → 386 domains
+    //   (the same with grep -E instead of grep -vE)             → 735 endpoints
+    // 1928 - 743 = 1185 trail lines, so 1185 - 386 - 735 = 64 repeats.
+    assert_eq!(
+        (r.lines, r.accepted, r.duplicates, r.comments, r.skipped),
+        (1928, 386 + 735, 64, 743, 0),
+        "{r}"
+    );
+    let domains = imp
+        .entries
+        .iter()
+        .filter(|e| e.file() == FeedFile::PoolDomains)
+        .count();
+    assert_eq!(domains, 386);
+
+    // A family file as miner-malware: f=elf_coinminer.txt; wc -l → 1592;
+    // grep -cE '^[[:space:]]*(#|$)' → 500; grep -c '^/' → 200 path-only trails;
+    // grep -vE '^[[:space:]]*(#|$)' $f | grep -v '^/' | awk '{print tolower($1)}' \
+    //   | sed -E 's#^[a-z]+://##; s#[/?].*##' > h.txt   → 892 host lines, of which
+    // grep -vE '^[0-9.]+(:[0-9]+)?$' h.txt | sort -u | wc -l → 133 domains and
+    // grep -E  '^[0-9.]+(:[0-9]+)?$' h.txt | sort -u | wc -l → 754 endpoints (5 repeats).
+    let dir = path.with_file_name("malware_miners");
+    let malware = ImportOptions {
+        domain_kind: DomainKind::MinerMalware,
+        ..opts("maltrail", "2026-08-17")
+    };
+    let imp = import(
+        ImportFormat::Maltrail,
+        &dir.join("elf_coinminer.txt"),
+        &malware,
+    )
+    .unwrap();
+    let r = &imp.report;
+    assert_eq!(
+        (r.lines, r.accepted, r.duplicates, r.comments, r.skipped),
+        (1592, 133 + 754, 5, 500, 200),
+        "{r}"
+    );
+    assert_eq!(r.skipped_by_reason["URL path without a host"], 200);
+    assert!(imp.entries.iter().all(|e| match e {
+        FeedEntry::PoolDomain(d) =>
+            d.kind == DomainKind::MinerMalware && d.note.starts_with("elf_coinminer"),
+        FeedEntry::Endpoint(p) =>
+            p.kind == DomainKind::MinerMalware && p.note.starts_with("elf_coinminer"),
+        _ => false,
+    }));
+
+    // Every family file, each its own import: the same commands summed over the 40 files give
+    // 4740 lines, 1709 comments, 282 path-only trails, 2749 host lines, 879 domains and 1811
+    // endpoints (distinct per file), 59 repeats.
+    let mut total = ImportReport::default();
+    let mut files = 0;
+    for f in std::fs::read_dir(&dir).unwrap() {
+        let f = f.unwrap().path();
+        if f.extension().is_some_and(|x| x == "txt") {
+            files += 1;
+            let r = import(ImportFormat::Maltrail, &f, &malware).unwrap().report;
+            total.lines += r.lines;
+            total.accepted += r.accepted;
+            total.duplicates += r.duplicates;
+            total.comments += r.comments;
+            total.skipped += r.skipped;
+        }
+    }
+    assert_eq!(files, 40);
+    assert_eq!(
+        (
+            total.lines,
+            total.accepted,
+            total.duplicates,
+            total.comments,
+            total.skipped
+        ),
+        (4740, 879 + 1811, 59, 1709, 282),
+        "{total}"
+    );
+}
+
+#[test]
+fn sigma_rule_file() {
+    // A hand-written two-document rule in SigmaHQ's shape; expected counts by line in the
+    // comments below (60 lines).
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/import/sigma-mining-pools.yml");
+    let imp = import(
+        ImportFormat::Sigma,
+        &path,
+        &opts("sigma-test", "2026-01-01"),
+    )
+    .unwrap();
+    let r = &imp.report;
+    // Entries: lines 22-25 (4), 45 (a flow list of 3), 46, 48 (an address); line 26 repeats
+    // line 23. Skipped: 28 (`contains: 'minexmr.'`, a prefix), 30 (Image), 49
+    // (DestinationPort), 52-54 (wildcard inside, URL, blanks), 56 (`|re`), 58
+    // (SourceHostname). The other 44 lines are comments and structure.
+    assert_eq!(
+        (r.lines, r.accepted, r.duplicates, r.comments, r.skipped),
+        (60, 9, 1, 44, 8),
+        "{r}"
+    );
+    assert_eq!(r.skipped_by_reason["not a host field"], 3, "{r}");
+    for reason in [
+        "partial name (ends with a dot)",
+        "wildcard inside a name",
+        "not a host name (URL or path)",
+        "not a host name (has blanks)",
+        "regular expression, not a name",
+    ] {
+        assert_eq!(r.skipped_by_reason.get(reason), Some(&1), "{reason}: {r}");
+    }
+    let shown: Vec<String> = imp.entries.iter().map(show).collect();
+    let dns = "pool|Mining Pool DNS Query (poolscope test)|2024-01-19";
+    let conn = "pool|Network Connection To Mining Pool (poolscope test)|2022-03-01";
+    assert_eq!(
+        shown,
+        [
+            format!("domain|nanopool.org|{dns}"),
+            format!("domain|pool.minexmr.com|{dns}"),
+            format!("domain|2miners.com|{dns}"),
+            format!("domain|xmr.pool.minergate.com|{dns}"),
+            format!("domain|supportxmr.com|{conn}"),
+            format!("domain|pool.supportxmr.com|{conn}"),
+            format!("domain|pool.hashvault.pro|{conn}"),
+            format!("domain|moneroocean.stream|{conn}"),
+            format!("endpoint|51.15.65.182|{conn}"),
+        ]
+    );
+}
+
+#[test]
+fn sigma_inline_rule() {
+    // The shape of SigmaHQ's net_dns_pua_cryptocoin_mining_xmr.yml: `query|contains` with a
+    // list, `keywords`, a CRLF line end, a note and kind from the options, no rule date.
+    let text = "title: Monero Pool Lookup\r\nlogsource:\r\n    category: dns\r\ndetection:\r\n\
+                \x20   selection:\r\n        query|contains:\r\n            - 'pool.supportxmr.com'\r\n\
+                \x20           - 'mine.c3pool.com'\r\n    keywords:\r\n        - 'xmrig'\r\n\
+                \x20   condition: selection or keywords\r\n";
+    let o = ImportOptions {
+        domain_kind: DomainKind::CryptoRelated,
+        note: Some("xmr".into()),
+        ..opts("sigmahq", "2026-02-03")
+    };
+    let imp = import_str(ImportFormat::Sigma, "xmr.yml", text, &o).unwrap();
+    let r = &imp.report;
+    assert_eq!(
+        (r.lines, r.accepted, r.comments, r.skipped),
+        (11, 2, 8, 1),
+        "{r}"
+    );
+    assert_eq!(r.skipped_by_reason["not a host field"], 1);
+    assert_eq!(
+        show(&imp.entries[1]),
+        "domain|mine.c3pool.com|crypto-related|xmr; Monero Pool Lookup|2026-02-03"
+    );
+}
+
+#[test]
+fn suricata_rules() {
+    // ET Open rules (emerging-coinminer.rules and the coin-mining rules of other categories,
+    // 2024-04-21) without their references and most metadata, plus three test rules for the
+    // legacy keywords and a prefix content.
+    let text = r#"# Emerging Threats
+
+#alert tls $HOME_NET any  -> $EXTERNAL_NET any (msg:"ET POLICY Request for Coinhive Browser Monero Miner M1"; flow:established,to_server; tls_sni; content:"coinhive.com"; classtype:policy-violation; sid:2024785; rev:2;)
+alert dns $HOME_NET any -> any any (msg:"ET POLICY Observed DNS Query to Coin Mining Domain (nanopool .org)"; dns.query; content:".nanopool.org"; nocase; endswith; classtype:policy-violation; sid:2033268; rev:2; metadata:attack_target Client_Endpoint, created_at 2021_07_07, updated_at 2021_07_07;)
+alert tcp $EXTERNAL_NET any -> $HOME_NET any (msg:"ET COINMINER W32/BitCoinMiner.MultiThreat Stratum Protocol Mining.Notify Initial Connection Server Response"; flow:established,to_client; content:"|22|result|22 3A| [[|22|mining.notify|22|"; depth:120; classtype:coin-mining; sid:2017872; rev:2; metadata:created_at 2013_12_17, updated_at 2019_07_26;)
+alert tls $EXTERNAL_NET any -> $HOME_NET any (msg:"ET COINMINER Observed Suspicious SSL Cert (Minerpool - CoinMining)"; flow:from_server,established; tls.cert_subject; content:"CN=eu.minerpool.pw"; nocase; fast_pattern; endswith; tls.cert_issuer; content:"C=US, O=Let's Encrypt, CN=Let's Encrypt Authority X3"; classtype:coin-mining; sid:2028623; rev:3; metadata:created_at 2019_09_25, updated_at 2020_09_02;)
+alert tls $HOME_NET any -> $EXTERNAL_NET any (msg:"ET COINMINER Observed Coin-Hive In Browser Mining Domain (coin-hive .com in TLS SNI)"; flow:established,to_server; tls.sni; content:"coin-hive.com"; endswith; classtype:trojan-activity; sid:2025535; rev:3; metadata:created_at 2018_04_26, updated_at 2020_09_16;)
+alert tls $EXTERNAL_NET any -> $HOME_NET any (msg:"ET COINMINER Observed Malicious SSL Cert (Coin-Hive In Browser Mining)"; flow:established,to_client; tls.cert_subject; content:"CN=*.coin-hive.com"; nocase; endswith; classtype:coin-mining; sid:2025536; rev:3; metadata:created_at 2018_04_26, updated_at 2020_09_16;)
+alert http $HOME_NET any -> $EXTERNAL_NET any (msg:"ET COINMINER Possible BitCoin Miner User-Agent (miner)"; flow:established,to_server; http.user_agent; content:"miner"; nocase; content:!"IdleMiner"; content:!"CFNetwork"; pcre:"/miner[^a-z]/i"; http.host; content:!".kaspersky.com"; endswith; classtype:coin-mining; sid:2016067; rev:7; metadata:created_at 2012_12_21, updated_at 2021_11_15;)
+alert http $HOME_NET any -> $EXTERNAL_NET any (msg:"poolscope test legacy http_host modifier"; flow:established,to_server; content:"GET"; http_method; content:"xmr|2e|pool|2e|minergate|2e|com"; http_host; sid:9000001; rev:1;)
+alert tls $HOME_NET any -> $EXTERNAL_NET any (msg:"poolscope test legacy tls_sni sticky buffer"; tls_sni; content:"pool.minexmr.com"; sid:9000002; rev:1; metadata:created_at 2017_09_29;)
+alert dns $HOME_NET any -> any any (msg:"poolscope test prefix"; dns.query; content:"minexmr."; startswith; sid:9000003; rev:1;)
+this is not a rule
+"#;
+    let imp = import_str(
+        ImportFormat::Suricata,
+        "t.rules",
+        text,
+        &opts("et-open", "2024-04-21"),
+    )
+    .unwrap();
+    let r = &imp.report;
+    assert_eq!(
+        (r.lines, r.accepted, r.duplicates, r.comments, r.skipped),
+        (13, 5, 1, 3, 4),
+        "{r}"
+    );
+    assert_eq!(r.skipped_by_reason["no host match"], 2, "{r}");
+    assert_eq!(r.skipped_by_reason["partial name (ends with a dot)"], 1);
+    assert_eq!(r.skipped_by_reason["not a rule"], 1);
+    let shown: Vec<String> = imp.entries.iter().map(show).collect();
+    assert_eq!(
+        shown,
+        [
+            "domain|nanopool.org|pool|sid:2033268 ET POLICY Observed DNS Query to Coin Mining Domain (nanopool .org)|2021-07-07",
+            "domain|eu.minerpool.pw|pool|sid:2028623 ET COINMINER Observed Suspicious SSL Cert (Minerpool - CoinMining)|2020-09-02",
+            // Browser mining goes to its own file; the certificate rule after it repeats it.
+            "browser|coin-hive.com|||2020-09-16",
+            "domain|xmr.pool.minergate.com|pool|sid:9000001 poolscope test legacy http_host modifier|2024-04-21",
+            "domain|pool.minexmr.com|pool|sid:9000002 poolscope test legacy tls_sni sticky buffer|2017-09-29",
+        ]
+    );
+
+    // With the browser file as the target every name goes there.
+    let imp = import_str(
+        ImportFormat::Suricata,
+        "t.rules",
+        text,
+        &with_target("et-open", "2024-04-21", FeedFile::BrowserDomains),
+    )
+    .unwrap();
+    assert_eq!(imp.report.accepted, 5);
+    assert!(imp
+        .entries
+        .iter()
+        .all(|e| e.file() == FeedFile::BrowserDomains));
+}
+
+#[test]
+fn suricata_rule_pieces() {
+    assert_eq!(
+        decode_content("pool|2e|example|2E 6f 72 67|").as_deref(),
+        Some("pool.example.org")
+    );
+    assert_eq!(decode_content("a|2e"), None);
+    assert_eq!(decode_content("a|zz|b"), None);
+    let opts = rule_options(r#"msg:"a \"b\"; c"; content:"x"; nocase; sid:1"#);
+    assert_eq!(
+        opts,
+        [
+            ("msg", Some(r#""a \"b\"; c""#)),
+            ("content", Some(r#""x""#)),
+            ("nocase", None),
+            ("sid", Some("1")),
+        ]
+    );
+    assert_eq!(rule_string(r#""a \"b\"\; c""#), r#"a "b"; c"#);
+    assert_eq!(
+        rule_date(&["created_at 2018_04_26, updated_at 2020_09_16"]).as_deref(),
+        Some("2020-09-16")
+    );
+    assert_eq!(
+        rule_date(&["created_at 2018_04_26"]).as_deref(),
+        Some("2018-04-26")
+    );
+    assert_eq!(rule_date(&["former_category POLICY"]), None);
+}
+
+#[test]
+fn suricata_corpus_rules() {
+    let Some(dir) = corpus("pool-lists-2026/et-open-2024-04-21") else {
+        return;
+    };
+    let o = opts("et-open", "2024-04-21");
+    // f=emerging-coinminer.rules: wc -l → 98; grep -c '^alert' → 26 rules, the other 72 lines
+    // are comments (41 `#`, 31 blank). Rules with a host content:
+    //   grep '^alert' $f | grep -oE '(dns\.query|tls\.sni|http\.host|tls\.cert_subject);[^"]*content:"[^"]*"' \
+    //     | sed -E 's/.*content:"//; s/"$//; s/^CN=//; s/^\*//; s/^\.//' | sort -u | wc -l
+    // → 9 contents in 9 rules, 8 distinct names (coin-hive.com twice); 26 - 9 = 17 rules with
+    // no host match. Browser mining (msg with browser/coinhive/coin-hive):
+    //   ... | grep -ciE 'msg:"[^"]*(browser|coinhive|coin-hive)' → 4 rules, 3 names.
+    let imp = import(
+        ImportFormat::Suricata,
+        &dir.join("emerging-coinminer.rules"),
+        &o,
+    )
+    .unwrap();
+    let r = &imp.report;
+    assert_eq!(
+        (r.lines, r.accepted, r.duplicates, r.comments, r.skipped),
+        (98, 8, 1, 72, 17),
+        "{r}"
+    );
+    assert_eq!(r.skipped_by_reason["no host match"], 17);
+    let browser = imp
+        .entries
+        .iter()
+        .filter(|e| e.file() == FeedFile::BrowserDomains)
+        .count();
+    assert_eq!(browser, 3);
+
+    // f=coin-mining-rules-from-other-categories.rules: wc -l → 34; 17 `#` lines, 17 rules; the
+    // same pipeline → 6 names in 6 rules, none about browser mining; 11 with no host match.
+    let imp = import(
+        ImportFormat::Suricata,
+        &dir.join("coin-mining-rules-from-other-categories.rules"),
+        &o,
+    )
+    .unwrap();
+    let r = &imp.report;
+    assert_eq!(
+        (r.lines, r.accepted, r.duplicates, r.comments, r.skipped),
+        (34, 6, 0, 17, 11),
+        "{r}"
+    );
+    assert!(imp
+        .entries
+        .iter()
+        .all(|e| e.file() == FeedFile::PoolDomains));
+}
+
+#[test]
+fn rule_format_names() {
+    for (name, f) in [
+        ("maltrail", ImportFormat::Maltrail),
+        ("sigma", ImportFormat::Sigma),
+        ("suricata", ImportFormat::Suricata),
+        ("ET", ImportFormat::Suricata),
+        ("snort", ImportFormat::Suricata),
+    ] {
+        assert_eq!(name.parse::<ImportFormat>().unwrap(), f, "{name}");
+    }
+    for f in [
+        ImportFormat::Maltrail,
+        ImportFormat::Sigma,
+        ImportFormat::Suricata,
+    ] {
+        assert_eq!(f.default_target(), FeedFile::PoolDomains);
+        assert!(ImportFormat::ALL.contains(&f));
+    }
+    let e = import_str(
+        ImportFormat::Suricata,
+        "t",
+        "",
+        &with_target("s", "2026", FeedFile::Allowlist),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("cannot fill allowlist.tsv"), "{e}");
+}
+
+#[test]
+fn kind_and_note_options_reach_every_pool_row() {
+    // Addresses in a host list become endpoints of the same kind; the note goes on both, and
+    // CSV cells of their own win over the options.
+    let o = ImportOptions {
+        domain_kind: DomainKind::MinerMalware,
+        note: Some("kinsing".into()),
+        ..opts("team", "2026-03-04")
+    };
+    let imp = import_str(ImportFormat::Domains, "t", "c2.example\n1.2.3.4:3333\n", &o).unwrap();
+    let shown: Vec<String> = imp.entries.iter().map(show).collect();
+    assert_eq!(
+        shown,
+        [
+            "domain|c2.example|miner-malware|kinsing|2026-03-04",
+            "endpoint|1.2.3.4:3333|miner-malware|kinsing|2026-03-04",
+        ]
+    );
+    let text = "domain\tnote\tkind\nc2.example\t\t\npool.example\tseen 2026\tpool\n";
+    let imp = import_str(ImportFormat::Csv, "t.tsv", text, &o).unwrap();
+    let shown: Vec<String> = imp.entries.iter().map(show).collect();
+    assert_eq!(
+        shown,
+        [
+            "domain|c2.example|miner-malware|kinsing|2026-03-04",
+            "domain|pool.example|pool|seen 2026|2026-03-04",
+        ]
+    );
 }

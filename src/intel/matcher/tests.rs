@@ -23,9 +23,15 @@ fn domains(rows: &str) -> (FeedFile, String) {
     )
 }
 
+/// Rows that never age: the tests of matching itself. Ageing has its own tests below.
+const AGELESS: AgePolicy = AgePolicy {
+    domain_years: f64::INFINITY,
+    address_years: f64::INFINITY,
+};
+
 fn matcher(files: &[(FeedFile, String)]) -> Matcher {
     let files: Vec<(FeedFile, &str)> = files.iter().map(|(f, t)| (*f, t.as_str())).collect();
-    Matcher::new(&feed(&files))
+    Matcher::new(&feed(&files)).with_policy(AGELESS)
 }
 
 fn sni(m: &Matcher, name: &str) -> Vec<Match> {
@@ -497,22 +503,42 @@ fn check_single_values() {
 }
 
 #[test]
-fn stats_count_per_file_and_source() {
+fn stats_count_per_file_source_kind_and_year() {
     let m = matcher(&[
         domains(
-            "a.example\t\tpool\tx\t2018\nb.example\t\tpool\ty\t2018\nc.example\t\tpool\tx\t2018\n",
+            "a.example\t\tpool\tx\t2018\nb.example\t\tpool\ty\t2018\nc.example\t\tpool\tx\t2018\n\
+             d.example\t\tminer-malware\tx\t2026-01-03\n",
         ),
         allowlist("domain\tgood.example\tours\tsite\t2026\n"),
     ]);
     let s = m.stats();
-    assert_eq!(s.per_file["pool-domains.tsv"], 3);
+    assert_eq!(s.per_file["pool-domains.tsv"], 4);
     assert_eq!(s.per_file["pool-certs.tsv"], 0);
-    assert_eq!(s.per_source["pool-domains.tsv"]["x"], 2);
+    assert_eq!(s.per_source["pool-domains.tsv"]["x"], 3);
     assert_eq!(s.per_source["allowlist.tsv"]["site"], 1);
     assert!(serde_json::to_string(&s).is_ok());
     let text = s.to_string();
-    assert!(text.contains("pool-domains.tsv\tx\t2\n"), "{text}");
-    assert!(text.contains("pool-domains.tsv\t*\t3\n"), "{text}");
+    assert!(
+        text.starts_with("file\tsource\tkind\tyear\trows\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("pool-domains.tsv\tx\tpool\t2018\t2\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("pool-domains.tsv\tx\tminer-malware\t2026\t1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("pool-domains.tsv\ty\tpool\t2018\t1\n"),
+        "{text}"
+    );
+    assert!(text.contains("pool-domains.tsv\t*\t*\t*\t4\n"), "{text}");
+    assert!(
+        text.contains("allowlist.tsv\tsite\tdomain\t2026\t1\n"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -562,9 +588,16 @@ fn shipped_feeds() {
         "{:?}",
         effective("xmr-eu1.nanopool.org")
     );
-    // sMaSheD: stratum.slushpool.com resolved to 52.21.154.145, port 3333.
-    assert!(effective("52.21.154.145:3333")
-        .contains(&"feed:endpoint:52.21.154.145:3333 (smashed 2018-05-13)".to_string()));
+    // sMaSheD: stratum.slushpool.com resolved to 52.21.154.145, port 3333: proof for a flow
+    // of 2018, only a hint for one of today (the address may have changed hands since).
+    let in_2018 = m.check_at("52.21.154.145:3333", age::row_time("2018-06-01"));
+    assert!(in_2018
+        .iter()
+        .any(|h| h.reason() == "feed:endpoint:52.21.154.145:3333 (smashed 2018-05-13)"));
+    let today = m.check("52.21.154.145:3333");
+    let smashed = today.iter().find(|h| h.source == "smashed").unwrap();
+    assert_eq!(smashed.strength, Strength::Suspect);
+    assert!(smashed.detail.contains("y before the flow"), "{smashed:?}");
     // Browser mining.
     assert!(effective("coinhive.com")
         .iter()
@@ -586,4 +619,177 @@ fn shipped_feeds() {
     assert!(m.check("www.example.com").is_empty());
     assert!(m.check("9.9.9.9").is_empty());
     assert!(m.check("notnanopool.org").is_empty());
+}
+
+/// The flow time of a day, Unix seconds.
+fn day(d: &str) -> f64 {
+    age::row_time(d).unwrap()
+}
+
+fn sni_at(m: &Matcher, name: &str, port: u16, at: &str) -> Vec<Match> {
+    m.match_flow(&FlowView {
+        sni: Some(name),
+        server_port: Some(port),
+        at: Some(day(at)),
+        ..FlowView::default()
+    })
+}
+
+#[test]
+fn pool_rows_weaken_with_their_distance_from_the_flow() {
+    let m = Matcher::new(&feed(&[
+        (
+            FeedFile::PoolDomains,
+            "domain\tcoin\tkind\tsource\tdate\npool.example\tXMR\tpool\ts\t2018-05-13\n",
+        ),
+        (
+            FeedFile::PoolEndpoints,
+            "ip\tport\tcoin\thost\tsource\tdate\n198.51.100.7\t3333\t\t\ts\t2018-05-13\n",
+        ),
+    ]));
+    let to_at = |at: &str| {
+        m.match_flow(&FlowView {
+            server_ip: Some("198.51.100.7".parse().unwrap()),
+            server_port: Some(3333),
+            at: Some(day(at)),
+            ..FlowView::default()
+        })
+    };
+    // An address: proof within two years either side of its date, a hint beyond.
+    assert_eq!(to_at("2018-06-01")[0].strength, Strength::Mining);
+    assert_eq!(to_at("2016-06-01")[0].strength, Strength::Mining);
+    let later = &to_at("2021-02-19")[0];
+    assert_eq!(later.strength, Strength::Suspect);
+    // 2018-05-13 to 2021-02-19 is 1013 days, 2.77 years.
+    assert_eq!(
+        later.reason(),
+        "hint:endpoint:198.51.100.7:3333 (listed 2.8 y before the flow, s 2018-05-13, weak)"
+    );
+    assert!(to_at("2015-01-01")[0].detail.contains("y after the flow"));
+    // A name: ten years.
+    assert_eq!(
+        sni_at(&m, "xmr.pool.example", 443, "2026-12-06")[0].strength,
+        Strength::Mining
+    );
+    let late = &sni_at(&m, "xmr.pool.example", 443, "2029-01-01")[0];
+    assert_eq!(late.strength, Strength::Suspect);
+    assert_eq!(late.detail, "listed 10.6 y before the flow, XMR");
+    // The analyst's own limits.
+    let lenient = Matcher::new(m.feed()).with_policy(AgePolicy {
+        domain_years: 20.0,
+        address_years: f64::INFINITY,
+    });
+    let hits = lenient.match_flow(&FlowView {
+        server_ip: Some("198.51.100.7".parse().unwrap()),
+        server_port: Some(3333),
+        sni: Some("xmr.pool.example"),
+        at: Some(day("2029-01-01")),
+        ..FlowView::default()
+    });
+    assert!(
+        hits.iter().all(|h| h.strength == Strength::Mining),
+        "{hits:?}"
+    );
+}
+
+#[test]
+fn miner_malware_and_crypto_sites_are_hints_whatever_their_age() {
+    let m = matcher(&[
+        domains(
+            "c2.example\t\tminer-malware\tmaltrail-malware\t2026-01-03\n\
+             exchange.example\t\tcrypto-related\tsw\t2026-08-20\n",
+        ),
+        (
+            FeedFile::PoolEndpoints,
+            "ip\tport\tcoin\thost\tkind\tsource\tdate\tnote\n\
+             203.0.113.9\t\t\t\tminer-malware\tmaltrail-malware\t2026-01-03\tredtail_miner\n"
+                .to_string(),
+        ),
+    ]);
+    let hits = m.match_flow(&FlowView {
+        sni: Some("c2.example"),
+        server_ip: Some("203.0.113.9".parse().unwrap()),
+        server_port: Some(80),
+        at: Some(day("2026-02-01")),
+        ..FlowView::default()
+    });
+    let reasons: Vec<String> = hits.iter().map(Match::reason).collect();
+    assert_eq!(
+        reasons,
+        [
+            "hint:domain:c2.example (miner-malware infrastructure, maltrail-malware 2026-01-03, weak)",
+            "hint:endpoint:203.0.113.9 (miner-malware infrastructure: redtail_miner, maltrail-malware 2026-01-03, weak)",
+        ]
+    );
+    let ex = sni_at(&m, "www.exchange.example", 443, "2026-09-01");
+    assert_eq!(ex[0].strength, Strength::Suspect);
+    assert_eq!(ex[0].detail, "crypto-related site");
+}
+
+#[test]
+fn hosts_under_a_pool_operators_domain() {
+    let m = Matcher::new(&feed(&[
+        (
+            FeedFile::PoolDomains,
+            "domain\tcoin\tkind\tsource\tdate\n\
+             eth.op-pool.com\t\tpool\tmaltrail\t2026-08-16\n\
+             xmr.op-pool.com\t\tpool\tcbl\t2018-06-06\n\
+             lone.single.net\t\tpool\tmaltrail\t2026-08-16\n\
+             a.ddns.net\t\tpool\tmaltrail\t2026-08-16\n\
+             b.ddns.net\t\tpool\tmaltrail\t2026-08-16\n\
+             c2.bad-op.com\t\tminer-malware\tmaltrail\t2026-08-16\n\
+             d2.bad-op.com\t\tminer-malware\tmaltrail\t2026-08-16\n",
+        ),
+        (
+            FeedFile::PoolEndpoints,
+            "ip\tport\tcoin\thost\tsource\tdate\n*\t3333\t\t\tports\t2018\n",
+        ),
+    ]));
+    // On a listed pool port: two independent signs, strong; the freshest row is cited.
+    let hits = sni_at(&m, "rvn.op-pool.com", 3333, "2026-12-01");
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0].kind, MatchKind::Operator);
+    assert_eq!(hits[0].strength, Strength::Mining);
+    assert_eq!(
+        hits[0].reason(),
+        "feed:operator:op-pool.com (2 listed pool hosts under it: eth.op-pool.com, \
+         xmr.op-pool.com; 3333 is a pool port, maltrail 2026-08-16)"
+    );
+    // Elsewhere (the operator's web site, say): a hint.
+    let web = sni_at(&m, "www.op-pool.com", 443, "2026-12-01");
+    assert_eq!(web[0].strength, Strength::Suspect);
+    assert!(
+        web[0].detail.ends_with("port 443 is not a pool port"),
+        "{web:?}"
+    );
+    // The operator domain itself (a certificate's `*.op-pool.com` SAN) is one of its names.
+    assert_eq!(sni_at(&m, "op-pool.com", 3333, "2026-12-01").len(), 1);
+    // A listed host is matched by its own row, not as an operator's.
+    let own = sni_at(&m, "eth.op-pool.com", 3333, "2026-12-01");
+    assert!(own.iter().all(|h| h.kind == MatchKind::Domain), "{own:?}");
+    // One listed host is not an operator; a dynamic-DNS suffix is a public suffix, so its
+    // hosts are separate domains; malware hosts make no operator.
+    assert!(sni_at(&m, "other.single.net", 3333, "2026-12-01").is_empty());
+    assert!(sni_at(&m, "c.ddns.net", 3333, "2026-12-01").is_empty());
+    assert!(sni_at(&m, "x.bad-op.com", 3333, "2026-12-01").is_empty());
+    assert!(sni_at(&m, "notop-pool.com", 3333, "2026-12-01").is_empty());
+    // `feed check` has no port: a hint.
+    let checked = m.check("ltc.op-pool.com");
+    assert_eq!(checked[0].strength, Strength::Suspect);
+    // An allowlisted name cancels it.
+    let mut f = m.feed().clone();
+    f.parse_file(
+        FeedFile::Allowlist,
+        Path::new("allowlist.tsv"),
+        "kind\tvalue\treason\tsource\tdate\ndomain\twww.op-pool.com\tweb\tus\t2026\n",
+    )
+    .unwrap();
+    let hits = Matcher::new(&f).match_flow(&FlowView {
+        sni: Some("www.op-pool.com"),
+        server_port: Some(3333),
+        at: Some(day("2026-12-01")),
+        ..FlowView::default()
+    });
+    let op = hits.iter().find(|h| h.kind == MatchKind::Operator).unwrap();
+    assert!(!op.is_effective());
 }
