@@ -13,7 +13,8 @@
 //! learns from scored flows and matches flows against the feeds; [`model`] trains, evaluates
 //! and applies the flow-shape classifiers; [`score`] turns protocol evidence, feed matches and
 //! the model into a verdict per flow; [`output`] writes one record per flow as NDJSON, CSV or
-//! Parquet. [`extract`] drives the chain for a set of inputs ([`extract::run_inputs`]: captures
+//! Parquet, and [`report`] draws scored flows as one self-contained HTML page. [`extract`]
+//! drives the chain for a set of inputs ([`extract::run_inputs`]: captures
 //! and flow exports, per-input problems, the run's outcome), and [`cli`] maps the command line
 //! onto it. [`probe`] is the only part that sends traffic: it refreshes the certificate feed by
 //! connecting to pool endpoints, and confirms suspected pools on request. [`resources`] finds
@@ -39,6 +40,7 @@ pub mod model;
 pub mod netflow;
 pub mod output;
 pub mod probe;
+pub mod report;
 pub mod resources;
 pub mod score;
 pub mod stats;

@@ -74,7 +74,7 @@ impl OutputArgs {
 }
 
 /// The flow table's timeouts and caps (`extract`, `score`, `watch`).
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct TableArgs {
     /// Seconds of silence after which an open TCP flow ends.
     #[arg(long, default_value_t = FlowConfig::default().tcp_idle_timeout)]

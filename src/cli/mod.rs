@@ -3,6 +3,7 @@
 
 mod extract;
 mod feed;
+mod report;
 mod score;
 mod stream;
 mod train;
@@ -14,6 +15,7 @@ use std::io::IsTerminal;
 
 pub use extract::{ExtractArgs, FlowArgs, OutputArgs, TableArgs};
 pub use feed::{FeedArgs, FeedCommand};
+pub use report::ReportArgs;
 pub use score::{JudgeArgs, ScoreArgs};
 pub use stream::StreamArgs;
 pub use train::{DataArgs, EvalArgs, HyperArgs, TrainArgs};
@@ -47,6 +49,9 @@ pub enum Command {
     Eval(EvalArgs),
     /// Manage the pool intelligence feeds: import, stats, check, refresh, probe, learn.
     Feed(FeedArgs),
+    /// Write one self-contained HTML page of scored flows (score's outputs, or captures and
+    /// exports scored first): hosts along time, top pools, scores, flagged flows.
+    Report(ReportArgs),
 }
 
 /// A flag SIGINT and SIGTERM set, for the commands that run until told to stop (`watch`,
@@ -138,6 +143,7 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
         Command::Watch(args) => watch::run(args),
         Command::Stream(args) => stream::run(args),
         Command::Feed(args) => feed::run(args),
+        Command::Report(args) => report::run(args),
         Command::Train(args) => train::run_train(args),
         Command::Eval(args) => train::run_eval(args),
     }

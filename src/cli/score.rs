@@ -5,6 +5,7 @@ use super::CliError;
 use crate::intel::age::AgePolicy;
 use crate::intel::{Matcher, PoolFeed};
 use crate::output::{write_table, RecordWriter};
+use crate::report::{FeedsInfo, FlowFacts, ModelInfo, ReportBuilder, RunInfo};
 use crate::resources::Located;
 use crate::score::{AlertLog, Confirmer, HostRollup, RunReport, Scored, Scorer, Verdict};
 use clap::Args;
@@ -45,6 +46,10 @@ pub struct ScoreArgs {
     /// servers; off by default.
     #[arg(long)]
     pub confirm: bool,
+    /// Also write a report of the run to FILE: one self-contained HTML page (per-host
+    /// timeline, top pools, score distribution, a sortable table of flagged flows).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 /// The feeds and models a verdict is made with (`score` and `watch`).
@@ -110,6 +115,15 @@ impl AgeArgs {
 impl JudgeArgs {
     /// The scorer these options ask for: feeds and models loaded and checked.
     pub(super) fn scorer(&self) -> Result<Scorer, CliError> {
+        self.scorer_and_run().map(|(s, _)| s)
+    }
+
+    /// The scorer, and what a report says of its feeds and models.
+    pub(super) fn scorer_and_run(&self) -> Result<(Scorer, RunInfo), CliError> {
+        let mut run = RunInfo {
+            scored: "scored here".into(),
+            ..RunInfo::default()
+        };
         let matcher = if self.no_feeds {
             None
         } else {
@@ -117,7 +131,17 @@ impl JudgeArgs {
                 .feeds
                 .clone()
                 .map_or_else(crate::resources::default_feeds, Located::Path);
-            Some(Matcher::new(&PoolFeed::load_located(&at)?).with_policy(self.age.policy()?))
+            let feed = PoolFeed::load_located(&at)?;
+            run.feeds = Some(FeedsInfo {
+                location: located_name(&at),
+                rows: feed.len(),
+                newest: feed
+                    .entries()
+                    .map(|e| e.provenance().date.clone())
+                    .max()
+                    .unwrap_or_default(),
+            });
+            Some(Matcher::new(&feed).with_policy(self.age.policy()?))
         };
         let model: Option<Box<dyn crate::score::FlowModel>> = if self.no_model {
             None
@@ -138,11 +162,27 @@ impl JudgeArgs {
             ];
             for (at, schema) in wanted.into_iter().flatten() {
                 let m = crate::model::ModelFile::load_located(&at, schema)?;
+                run.models.push(ModelInfo {
+                    location: located_name(&at),
+                    schema: m.schema.clone(),
+                    version: m.poolscope_version.clone(),
+                    trained_flows: m.training.flows,
+                    suspect_at: m.calibration.apply(m.thresholds.suspect),
+                    mining_at: m.calibration.apply(m.thresholds.mining),
+                });
                 set.add(crate::model::Model::new(m));
             }
             Some(Box::new(set))
         };
-        Ok(Scorer::new(matcher, model))
+        Ok((Scorer::new(matcher, model), run))
+    }
+}
+
+/// A feeds directory or model file as a report names it: its path, or `built-in`.
+fn located_name(at: &Located) -> String {
+    match at {
+        Located::Path(p) => p.display().to_string(),
+        Located::BuiltIn => "built-in".into(),
     }
 }
 
@@ -172,7 +212,8 @@ pub(super) fn run(args: ScoreArgs) -> Result<i32, CliError> {
         .transpose()?;
     let format = args.out.format()?;
     let min = args.min_verdict;
-    let scorer = args.judge.scorer()?;
+    let (scorer, mut run_info) = args.judge.scorer_and_run()?;
+    let mut page = args.report.as_ref().map(|_| ReportBuilder::new());
     let mut confirmer = args
         .confirm
         .then(|| Confirmer::new(crate::probe::ProbeOptions::default()));
@@ -209,6 +250,9 @@ pub(super) fn run(args: ScoreArgs) -> Result<i32, CliError> {
             };
             report.add(&rec, &s);
             hosts.add(&rec, &s);
+            if let Some(p) = page.as_mut() {
+                p.add(FlowFacts::from_record(&rec, &s));
+            }
             Ok(())
         })?;
         let rows: Vec<serde_json::Map<String, serde_json::Value>> = hosts
@@ -229,6 +273,9 @@ pub(super) fn run(args: ScoreArgs) -> Result<i32, CliError> {
                 return Ok(());
             };
             report.add(&rec, &s);
+            if let Some(p) = page.as_mut() {
+                p.add(FlowFacts::from_record(&rec, &s));
+            }
             if s.verdict < min {
                 return Ok(());
             }
@@ -246,6 +293,10 @@ pub(super) fn run(args: ScoreArgs) -> Result<i32, CliError> {
         }
         r
     };
+    if let (Some(path), Some(page)) = (&args.report, page) {
+        run_info.inputs = input_names(&args.flows.inputs);
+        super::report::write_page(path, page.finish(run_info))?;
+    }
     if !args.flows.quiet {
         eprint!("{}", render_summary(&outcome.summary));
         eprint!("{}", render_report(&report));
@@ -257,6 +308,20 @@ pub(super) fn run(args: ScoreArgs) -> Result<i32, CliError> {
         }
     }
     Ok(outcome.exit_code())
+}
+
+/// Input paths as a report lists them: their file names (a page travels; the analyst's
+/// directories need not).
+pub(super) fn input_names(paths: &[PathBuf]) -> Vec<String> {
+    paths
+        .iter()
+        .map(|p| {
+            p.file_name().map_or_else(
+                || p.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            )
+        })
+        .collect()
 }
 
 /// Verdict counts, top pools and top hosts by mining flows.

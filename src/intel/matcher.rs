@@ -1030,27 +1030,22 @@ impl Matcher {
         hosts.dedup();
         let n = hosts.len();
         hosts.truncate(3);
-        let mut detail = format!("{n} listed pool hosts under it: {}", hosts.join(", "));
+        let mut listed = format!("{n} listed pool hosts under it: {}", hosts.join(", "));
         if n > 3 {
-            detail.push_str(", …");
+            listed.push_str(", …");
         }
         let at = at.unwrap_or_else(age::now);
         let stale = age::staleness(&freshest.provenance.date, at, self.policy.domain_years);
         let pool_port = port.filter(|p| self.port_only.contains_key(p));
-        let strength = match (&stale, pool_port, port) {
-            (None, Some(p), _) => {
-                detail.push_str(&format!("; {p} is a pool port"));
-                Strength::Mining
-            }
-            (Some(why), _, _) => {
-                detail.push_str(&format!("; {why}"));
-                Strength::Suspect
-            }
-            (None, None, Some(p)) => {
-                detail.push_str(&format!("; port {p} is not a pool port"));
-                Strength::Suspect
-            }
-            (None, None, None) => Strength::Suspect,
+        // The qualifier first, then the hosts: reasons hold no `;` (CSV joins lists with it).
+        let (strength, detail) = match (&stale, pool_port, port) {
+            (None, Some(p), _) => (Strength::Mining, format!("pool port {p}, {listed}")),
+            (Some(why), _, _) => (Strength::Suspect, format!("{why}, {listed}")),
+            (None, None, Some(p)) => (
+                Strength::Suspect,
+                format!("port {p} is not a pool port, {listed}"),
+            ),
+            (None, None, None) => (Strength::Suspect, listed),
         };
         Match {
             kind: MatchKind::Operator,

@@ -34,6 +34,7 @@ use serde::Serialize;
     PartialOrd,
     Ord,
     Hash,
+    Default,
     Serialize,
     serde::Deserialize,
     clap::ValueEnum,
@@ -41,6 +42,7 @@ use serde::Serialize;
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Nothing points at mining.
+    #[default]
     Benign,
     /// A hint, or the model's lower threshold: worth a look, not proof.
     Suspect,

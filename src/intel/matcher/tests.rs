@@ -752,14 +752,16 @@ fn hosts_under_a_pool_operators_domain() {
     assert_eq!(hits[0].strength, Strength::Mining);
     assert_eq!(
         hits[0].reason(),
-        "feed:operator:op-pool.com (2 listed pool hosts under it: eth.op-pool.com, \
-         xmr.op-pool.com; 3333 is a pool port, maltrail 2026-08-16)"
+        "feed:operator:op-pool.com (pool port 3333, 2 listed pool hosts under it: \
+         eth.op-pool.com, xmr.op-pool.com, maltrail 2026-08-16)"
     );
     // Elsewhere (the operator's web site, say): a hint.
     let web = sni_at(&m, "www.op-pool.com", 443, "2026-12-01");
     assert_eq!(web[0].strength, Strength::Suspect);
     assert!(
-        web[0].detail.ends_with("port 443 is not a pool port"),
+        web[0]
+            .detail
+            .starts_with("port 443 is not a pool port, 2 listed"),
         "{web:?}"
     );
     // The operator domain itself (a certificate's `*.op-pool.com` SAN) is one of its names.
