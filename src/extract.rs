@@ -110,6 +110,10 @@ pub struct Summary {
     pub tls_client_hellos: u64,
     /// TLS handshake messages that could not be parsed.
     pub tls_parse_errors: u64,
+    /// QUIC flows whose ClientHello was read from their Initial packets.
+    pub quic_client_hellos: u64,
+    /// QUIC Initial packets that did not open, or held malformed frames or hellos.
+    pub quic_parse_errors: u64,
     /// DNS messages read, and those that could not be parsed.
     pub dns: DnsCounters,
     /// Flows confirmed as a mining protocol, by dialect.
@@ -128,6 +132,8 @@ impl Summary {
         self.streams_capped += lane.streams_capped;
         self.tls_client_hellos += lane.tls_client_hellos;
         self.tls_parse_errors += lane.tls_parse_errors;
+        self.quic_client_hellos += lane.quic_client_hellos;
+        self.quic_parse_errors += lane.quic_parse_errors;
         self.dns.merge(&lane.dns);
         for (dialect, n) in lane.stratum_flows {
             *self.stratum_flows.entry(dialect).or_default() += n;

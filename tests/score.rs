@@ -6,30 +6,6 @@ mod common;
 use common::*;
 use serde_json::Value;
 
-fn score(args: &[&str]) -> (i32, Vec<Value>, String) {
-    let mut full = vec!["score", "-q"];
-    full.extend_from_slice(args);
-    let out = poolscope(&full);
-    let recs = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("NDJSON"))
-        .collect();
-    (
-        out.status.code().unwrap_or(-1),
-        recs,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn reasons(r: &Value) -> Vec<String> {
-    r["reasons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_string())
-        .collect()
-}
-
 /// The mining flows of the mining captures, as their own references name them: nDPI's four
 /// Mining flows in mining.pcapng, the one pool session of each nanopool capture and of each
 /// plaintext lab capture.

@@ -336,9 +336,11 @@ pub fn render_summary(s: &Summary) -> String {
         .collect();
     let _ = writeln!(
         out,
-        "poolscope: TLS client hellos {}, unparsable TLS handshake messages {}; DNS messages {} ({} unparsable, {} resolutions); mining-protocol flows {}",
+        "poolscope: TLS client hellos {}, unparsable TLS handshake messages {}; QUIC client hellos {}, unreadable QUIC Initial packets {}; DNS messages {} ({} unparsable, {} resolutions); mining-protocol flows {}",
         s.tls_client_hellos,
         s.tls_parse_errors,
+        s.quic_client_hellos,
+        s.quic_parse_errors,
         s.dns.messages,
         s.dns.parse_errors,
         s.dns.resolutions,

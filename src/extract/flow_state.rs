@@ -4,7 +4,8 @@
 use super::{ExtractConfig, Summary};
 use crate::decode::tcp_flags;
 use crate::dissect::dns::{DnsResolution, DnsTcpStream};
-use crate::dissect::stratum::StratumDissector;
+use crate::dissect::quic::QuicDissector;
+use crate::dissect::stratum::MiningDissector;
 use crate::dissect::tls::{TlsDissector, TlsInfo};
 use crate::features::shape::{ShapePacket, ShapeStats, TlsParams};
 use crate::features::{FlowStats, PacketObs};
@@ -17,23 +18,25 @@ pub(super) fn is_dns_port(port: u16) -> bool {
     port == 53 || port == 5353
 }
 
-/// The TLS dissector of a TCP flow: parsing while the handshake is readable, then only its
-/// result (the parse buffers are freed as soon as nothing more can be learned).
+/// The TLS dissector of a TCP flow (or the QUIC Initial reader of a UDP flow): parsing while
+/// the handshake is readable, then only its result (the parse buffers are freed as soon as
+/// nothing more can be learned).
 pub(super) enum TlsState {
     Parsing(Box<TlsDissector>),
+    Quic(Box<QuicDissector>),
     Done(Option<Box<TlsInfo>>),
 }
 
 /// The mining-protocol dissector of a TCP flow: reading until it knows, then following a
 /// confirmed pool connection to its end (its streams are then reassembled without a cap).
 pub(super) enum StratumState {
-    Reading(Box<StratumDissector>),
-    Confirmed(Box<StratumDissector>),
+    Reading(Box<MiningDissector>),
+    Confirmed(Box<MiningDissector>),
     NotMining,
 }
 
 impl StratumState {
-    fn dissector(&mut self) -> Option<&mut StratumDissector> {
+    fn dissector(&mut self) -> Option<&mut MiningDissector> {
         match self {
             StratumState::Reading(d) | StratumState::Confirmed(d) => Some(d),
             StratumState::NotMining => None,
@@ -66,7 +69,15 @@ impl FullState {
                     .then(|| Box::new(DnsTcpStream::new())),
                 StratumState::Reading(Box::default()),
             ),
-            Protocol::Udp => (None, TlsState::Done(None), None, StratumState::NotMining),
+            Protocol::Udp if is_dns_port(key.dst.port) || is_dns_port(key.src.port) => {
+                (None, TlsState::Done(None), None, StratumState::NotMining)
+            }
+            Protocol::Udp => (
+                None,
+                TlsState::Quic(Box::default()),
+                None,
+                StratumState::NotMining,
+            ),
         };
         FullState {
             stats: FlowStats::new(ts),
@@ -154,6 +165,9 @@ impl FullState {
             settle_stratum(ds.stratum, reasm);
         } else if dns_port {
             let _ = summary.dns.parse(p.payload, resolutions);
+        } else if let TlsState::Quic(q) = tls {
+            q.on_datagram(dir, p.payload);
+            settle_tls(tls, summary, false);
         }
         let flags = p.tcp.map_or(0, |h| h.flags);
         if let Some(c) = cuts {
@@ -379,14 +393,15 @@ pub(super) fn tls_params(tls: &TlsState) -> Option<TlsParams> {
                 .and_then(|c| c.parse().ok());
             TlsParams::from_negotiated(info.tls_version.as_deref(), cipher)
         }
-        TlsState::Done(None) => None,
+        TlsState::Quic(_) | TlsState::Done(None) => None,
     }
 }
 
-/// Closes the TLS dissector once it has nothing more to learn, keeping only its result.
+/// Closes the TLS dissector (or QUIC reader) once it has nothing more to learn, keeping only
+/// its result.
 pub(super) fn settle_tls(tls: &mut TlsState, summary: &mut Summary, end: bool) {
-    if let TlsState::Parsing(d) = tls {
-        if end || !d.wants_more() {
+    match tls {
+        TlsState::Parsing(d) if end || !d.wants_more() => {
             summary.tls_parse_errors += d.parse_errors() as u64;
             let info = (!d.is_not_tls()).then(|| Box::new(d.info()));
             if info.as_ref().is_some_and(|i| i.ja3.is_some()) {
@@ -394,5 +409,19 @@ pub(super) fn settle_tls(tls: &mut TlsState, summary: &mut Summary, end: bool) {
             }
             *tls = TlsState::Done(info);
         }
+        TlsState::Quic(q) if end || !q.wants_more() => {
+            summary.quic_parse_errors += q.errors() as u64;
+            let info = q.version().map(|v| {
+                let mut info =
+                    crate::dissect::tls::state::hello_info(q.client_hello(), q.server_hello());
+                info.quic_version = Some(crate::dissect::quic::version_name(v));
+                Box::new(info)
+            });
+            if info.as_ref().is_some_and(|i| i.ja4.is_some()) {
+                summary.quic_client_hellos += 1;
+            }
+            *tls = TlsState::Done(info);
+        }
+        _ => {}
     }
 }

@@ -83,6 +83,7 @@ pub const DISSECTOR_COLUMNS: &[&str] = &[
     "cert_not_after",
     "cert_self_signed",
     "cert_encrypted",
+    "quic_version",
     "dns_names",
     "stratum",
 ];
@@ -258,6 +259,7 @@ impl Serialize for FlowRecord {
             cert_not_after,
             cert_self_signed,
             cert_encrypted,
+            quic_version,
         } = tls;
         m.serialize_entry("tls_version", tls_version)?;
         m.serialize_entry("sni", sni)?;
@@ -279,6 +281,7 @@ impl Serialize for FlowRecord {
         m.serialize_entry("cert_not_after", cert_not_after)?;
         m.serialize_entry("cert_self_signed", cert_self_signed)?;
         m.serialize_entry("cert_encrypted", cert_encrypted)?;
+        m.serialize_entry("quic_version", quic_version)?;
         m.serialize_entry("dns_names", dns_names)?;
         m.serialize_entry("stratum", stratum)?;
         for (spec, &v) in FEATURES.iter().zip(features.iter()) {
@@ -504,6 +507,7 @@ impl FlowRecord {
         }
         j.key(false, "cert_encrypted");
         j.bool(t.cert_encrypted);
+        j.opt_fields(&[("quic_version", &t.quic_version)]);
         j.key(false, "dns_names");
         j.strs(&self.dns_names);
         j.key(false, "stratum");

@@ -359,6 +359,7 @@ pub fn to_dataframe(recs: &[FlowRecord], lists: Lists, scored: bool) -> PolarsRe
                 .map(|r| r.tls.cert_encrypted)
                 .collect::<Vec<bool>>(),
         ),
+        opt("quic_version", recs, |r| r.tls.quic_version.as_deref()),
         list("dns_names", &|r| &r.dns_names),
         // One JSON object per cell in CSV and Parquet: its keys are documented, and a table
         // tool reads it with a JSON function.

@@ -83,6 +83,8 @@ fn an_observed_mining_protocol_is_mining_with_certainty() {
         submit_rate: None,
         messages: 5,
         malformed_lines: 0,
+        messages_c2s: None,
+        messages_s2c: None,
     });
     let s = Scorer::new(None, None).score(&r);
     assert_eq!(s.verdict, Verdict::Mining);

@@ -48,6 +48,32 @@ pub fn poolscope(args: &[&str]) -> Output {
         .expect("run poolscope")
 }
 
+/// Runs `poolscope score -q` with arguments: exit code, NDJSON records, stderr.
+pub fn score(args: &[&str]) -> (i32, Vec<Value>, String) {
+    let mut full = vec!["score", "-q"];
+    full.extend_from_slice(args);
+    let out = poolscope(&full);
+    let recs = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("NDJSON"))
+        .collect();
+    (
+        out.status.code().unwrap_or(-1),
+        recs,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The reasons of a scored record.
+pub fn reasons(r: &Value) -> Vec<String> {
+    r["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
 /// Runs `poolscope extract --quiet` on one capture and parses its NDJSON records.
 pub fn extract(capture: &Path) -> Vec<Value> {
     let out = poolscope(&["extract", "--quiet", capture.to_str().unwrap()]);

@@ -42,13 +42,19 @@
 //! [`DECISION_BYTES`] bytes; a direction that opens with binary bytes, an HTTP request that is
 //! not a JSON-RPC POST, or an exhausted budget ends the look ([`StratumDissector::wants_more`]
 //! turns false).
+//!
+//! Stratum V2 is encrypted from its first byte; [`MiningDissector`] runs this dissector beside
+//! the SV2 detector of [`crate::dissect::sv2`], which recognises SV2 by the sizes of its Noise
+//! handshake and set-up frames, and reports an SV2 session here too (dialect `sv2`).
 
+mod mining;
 pub mod parser;
 pub mod state;
 
 #[cfg(test)]
 mod tests;
 
+pub use mining::MiningDissector;
 pub use parser::StratumDialect;
 pub use state::{
     Evidence, StratumDissector, DECISION_BYTES, DECISION_MESSAGES, MAX_HTTP_BODY, MAX_HTTP_HEAD,
@@ -67,6 +73,9 @@ pub struct StratumInfo {
     /// [`StratumDialect`]). Ethereum markers (`eth_*` mining methods, `EthereumStratum/…` in
     /// `mining.subscribe`, seed/header `mining.notify`) win over `btc`, whose method names the
     /// Ethereum Stratum variants reuse; otherwise the dialect with the most mining messages.
+    /// `"sv2"` is an encrypted Stratum V2 session (see [`crate::dissect::sv2`]): its content
+    /// cannot be read, so only `methods` (`noise-handshake`) and the message counts are
+    /// filled, and the other counters stay 0.
     pub dialect: &'static str,
     /// Coin, where the flow tells it: from the job's `algo` (`rx/0` → `monero`, `gr` →
     /// `raptoreum`, `kawpow` → `ravencoin`, `etchash` → `ethereum-classic`, …, see
@@ -121,4 +130,12 @@ pub struct StratumInfo {
     /// Lines that are not JSON-RPC (invalid JSON, other JSON, over-long lines); the tail of a
     /// line cut by a gap is not counted.
     pub malformed_lines: u64,
+    /// Stratum V2 only (absent otherwise): encrypted messages from the client after the
+    /// handshake, as runs of bytes one way (frame lengths travel encrypted, so frames cannot
+    /// be told apart); `messages` is the sum of both ways.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages_c2s: Option<u64>,
+    /// Stratum V2 only: the same from the server (the set-up answer, jobs, share answers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages_s2c: Option<u64>,
 }

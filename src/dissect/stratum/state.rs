@@ -76,6 +76,9 @@ pub enum Evidence {
     Push,
     /// An HTTP JSON-RPC mining request answered by an HTTP response.
     HttpReply,
+    /// A Stratum V2 Noise handshake and set-up exchange of the exact sizes (reported by
+    /// [`super::MiningDissector`], never by [`StratumDissector`]).
+    NoiseHandshake,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -273,6 +276,8 @@ impl StratumDissector {
             submit_rate,
             messages: self.messages,
             malformed_lines: self.malformed,
+            messages_c2s: None,
+            messages_s2c: None,
         })
     }
 

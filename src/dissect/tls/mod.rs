@@ -62,4 +62,7 @@ pub struct TlsInfo {
     pub cert_self_signed: Option<bool>,
     /// TLS 1.3 was negotiated, so the certificate travelled encrypted and is not known.
     pub cert_encrypted: bool,
+    /// The QUIC version whose Initial packets carried the hellos (`1`, `2`); `None` for TLS
+    /// over TCP.
+    pub quic_version: Option<String>,
 }

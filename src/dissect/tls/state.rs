@@ -158,28 +158,8 @@ impl TlsDissector {
 
     /// What was learned; fields are empty or `None` when not seen.
     pub fn info(&self) -> TlsInfo {
-        let mut info = TlsInfo::default();
-        if let Some(ch) = &self.client_hello {
-            info.sni = ch.sni.clone();
-            info.alpn = ch
-                .alpn
-                .iter()
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect();
-            let s = ja3_string(ch);
-            info.ja3 = Some(ja3(ch));
-            info.ja3_string = Some(s);
-            let ja4 = Ja4::from_client_hello(ch);
-            info.ja4 = Some(ja4.hashed());
-            info.ja4_r = Some(ja4.raw());
-        }
-        if let Some(sh) = &self.server_hello {
-            info.tls_version = version_name(sh.negotiated_version()).map(str::to_string);
-            info.ja3s_string = Some(ja3s_string(sh));
-            info.ja3s = Some(ja3s(sh));
-            info.ja4s = Some(Ja4s::from_server_hello(sh).hashed());
-            info.cert_encrypted = is_tls13(sh.negotiated_version());
-        } else if let Some(v) = self.sslv2_server_version {
+        let mut info = hello_info(self.client_hello.as_ref(), self.server_hello.as_ref());
+        if let (None, Some(v)) = (&self.server_hello, self.sslv2_server_version) {
             info.tls_version = version_name(v).map(str::to_string);
         }
         if let Some(chain) = &self.chain {
@@ -488,6 +468,34 @@ fn chain_of(ders: &[&[u8]]) -> Chain {
             .map(|der| crate::fingerprint::cert_sha256(der))
             .collect(),
     }
+}
+
+/// What the hellos say, for TLS over TCP and QUIC alike: SNI, ALPN, JA3/JA4 of the
+/// ClientHello, version and JA3S/JA4S of the ServerHello.
+pub fn hello_info(ch: Option<&ClientHelloParams>, sh: Option<&ServerHelloParams>) -> TlsInfo {
+    let mut info = TlsInfo::default();
+    if let Some(ch) = ch {
+        info.sni = ch.sni.clone();
+        info.alpn = ch
+            .alpn
+            .iter()
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let s = ja3_string(ch);
+        info.ja3 = Some(ja3(ch));
+        info.ja3_string = Some(s);
+        let ja4 = Ja4::from_client_hello(ch);
+        info.ja4 = Some(ja4.hashed());
+        info.ja4_r = Some(ja4.raw());
+    }
+    if let Some(sh) = sh {
+        info.tls_version = version_name(sh.negotiated_version()).map(str::to_string);
+        info.ja3s_string = Some(ja3s_string(sh));
+        info.ja3s = Some(ja3s(sh));
+        info.ja4s = Some(Ja4s::from_server_hello(sh).hashed());
+        info.cert_encrypted = is_tls13(sh.negotiated_version());
+    }
+    info
 }
 
 /// TLS 1.3 final (0x0304) or one of its drafts (0x7fxx).
