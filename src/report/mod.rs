@@ -203,8 +203,16 @@ impl FlowFacts {
     pub fn pool_key(&self) -> String {
         match &self.name {
             Some(n) => n.to_ascii_lowercase(),
-            None if self.dst_ip.contains(':') => format!("[{}]:{}", self.dst_ip, self.dst_port),
-            None => format!("{}:{}", self.dst_ip, self.dst_port),
+            None => self.server(),
+        }
+    }
+
+    /// The server as `address:port` (`[address]:port` for IPv6).
+    pub fn server(&self) -> String {
+        if self.dst_ip.contains(':') {
+            format!("[{}]:{}", self.dst_ip, self.dst_port)
+        } else {
+            format!("{}:{}", self.dst_ip, self.dst_port)
         }
     }
 }
@@ -297,11 +305,7 @@ impl FlaggedTable {
     }
 
     fn push(&mut self, f: FlowFacts) {
-        let server = if f.dst_ip.contains(':') {
-            format!("[{}]:{}", f.dst_ip, f.dst_port)
-        } else {
-            format!("{}:{}", f.dst_ip, f.dst_port)
-        };
+        let server = f.server();
         let pool = f.pool_key();
         let row = (
             self.intern(&f.src_ip),
@@ -615,7 +619,7 @@ fn pools(flagged: &[FlowFacts]) -> (Vec<PoolRow>, usize) {
         a.verdict = a.verdict.max(f.verdict);
         a.flows += 1;
         a.hosts.insert(&f.src_ip);
-        a.servers.insert(format!("{}:{}", f.dst_ip, f.dst_port));
+        a.servers.insert(f.server());
         if let Some(c) = &f.cert_sha256 {
             a.certs.insert(c);
         }

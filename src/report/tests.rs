@@ -155,6 +155,7 @@ fn score_rows_read_back_from_ndjson_and_csv_cells() {
     let f = FlowFacts::from_json(&csv).unwrap();
     assert_eq!(f.reasons, vec!["hint:port:3333 (port only, s 2018, weak)"]);
     assert_eq!(f.pool_key(), "[2001:db8::1]:443");
+    assert_eq!(f.server(), "[2001:db8::1]:443");
     assert_eq!(f.model_score, Some(0.25));
     let mut no_verdict = csv.clone();
     no_verdict.remove("verdict");
