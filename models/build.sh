@@ -6,7 +6,8 @@
 # Every data set is given as its own directory, so each becomes one source of the
 # leave-one-source-out evaluation (`poolscope eval`). Captures are named relative to the corpus
 # (`cjsniffer/pcap/…`), through a folder of links, so the tables do not depend on where the
-# corpus lies. The benign look-alikes made by tools/benign-lab ship in models/training/benign-lab.
+# corpus lies. The benign look-alikes made by tools/benign-lab ship in models/training/benign-lab,
+# the Stratum V2 sessions made by tools/sv2-capture in models/training/sv2-lab.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 corpus="$(cd "${1:?usage: models/build.sh CORPUS [POOLSCOPE]}" && pwd)"
@@ -19,12 +20,14 @@ for d in cjsniffer nesfit-cryptomining ndpi ndpi-more zeek-traces suricata-verif
     ln -s "$corpus/$d" "$work/$d"
 done
 ln -s "$here/models/training/benign-lab" "$work/benign-lab"
+ln -s "$here/models/training/sv2-lab" "$work/sv2-lab"
 cd "$work"
 
-# Labels, strongest first: a confirmed plaintext mining protocol (Stratum dissector), a flow to
+# Labels, strongest first: a confirmed mining protocol (the Stratum dissector, which also
+# recognises Stratum V2's Noise handshake and encrypted frames), a flow to
 # a listed pool (feeds), then whole captures: the lab's TLS miners are mining; every capture of
 # the benign data sets is benign.
-data=(--data cjsniffer/pcap nesfit-cryptomining/pcap lab
+data=(--data cjsniffer/pcap nesfit-cryptomining/pcap lab sv2-lab
     --benign ndpi/pcap ndpi-more/pcap zeek-traces/pcap suricata-verify/pcap
     suricata-verify-more/pcap foxio-ja4/pcap arkime-pcaps/pcap iot-longlived/pcap
     lab/benign-*.pcap benign-lab

@@ -408,3 +408,59 @@ fn eval_of_a_model_on_too_few_pools_evaluates_the_model_alone() {
         "{out}"
     );
 }
+
+/// Stratum V2 joins the training data: the shipped table holds the `sv2-lab` sessions,
+/// labelled by the dissector's recognition of the Noise handshake. A capture that starts after
+/// the handshake (a sensor started mid-session) leaves the dissector nothing to recognise; the
+/// shipped model then flags the session by its shape. The session is a test capture of its own
+/// run, not one of the training sessions, and the whole capture, handshake included, is the
+/// independent label: the dissector calls it `sv2`.
+#[test]
+fn stratum_v2_sessions_cut_after_the_handshake_are_flagged_by_the_model() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shipped: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("models/default.model")).unwrap())
+            .unwrap();
+    let sources = &shipped["training"]["sources"];
+    assert!(
+        sources.as_array().unwrap().iter().any(|s| s == "sv2-lab"),
+        "{sources}"
+    );
+
+    let full = common::data("pcap/sv2-noise-session.pcap");
+    let whole = score_records(
+        &root.join("models/default.model"),
+        std::slice::from_ref(&full),
+    );
+    assert_eq!(whole.len(), 1, "{whole:?}");
+    assert!(
+        whole[0]["reasons"].to_string().contains("stratum:sv2"),
+        "{whole:?}"
+    );
+
+    // Classic pcap: a 24-byte file header, then records of a 16-byte header (captured length
+    // at bytes 8..12, little-endian in this file) and the frame. Keep the file header and drop
+    // the records of the TCP handshake, the Noise handshake, SetupConnection and its answer.
+    let bytes = std::fs::read(&full).unwrap();
+    assert_eq!(bytes[..4], [0xd4, 0xc3, 0xb2, 0xa1]);
+    let mut at = 24;
+    for _ in 0..9 {
+        let caplen = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+        at += 16 + caplen;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cut = dir.path().join("sv2-mid-session.pcap");
+    let mut out = bytes[..24].to_vec();
+    out.extend_from_slice(&bytes[at..]);
+    std::fs::write(&cut, out).unwrap();
+
+    let recs = score_records(&root.join("models/default.model"), &[cut]);
+    assert_eq!(recs.len(), 1, "{recs:?}");
+    let r = &recs[0];
+    let what = format!("{} {} {}", r["verdict"], r["model_score"], r["reasons"]);
+    assert!(!r["reasons"].to_string().contains("stratum:"), "{what}");
+    assert!(r["duration"].as_f64().unwrap() > 30.0, "{what}");
+    let v = r["model_verdict"].as_str().unwrap_or("null");
+    assert!(v == "suspect" || v == "mining", "{what}");
+    assert_eq!(r["verdict"], r["model_verdict"], "{what}");
+}

@@ -5,7 +5,8 @@
 //! (random bytes of the right first size, then something else), for the negatives.
 //!
 //! ```text
-//! sv2-capture pool  ADDR [--extended]                     serve one SV2 mining session
+//! sv2-capture pool  ADDR [--extended] [--job-every S] [--job-jitter F] [--block-every S] [--seed N]
+//!                                                         serve one SV2 mining session
 //! sv2-capture miner ADDR [--extended] [--shares N] [--seconds S] [--handshake-only] [--seed N]
 //! sv2-capture fake-server ADDR   /   sv2-capture fake-client ADDR MODE
 //! ```
@@ -156,6 +157,10 @@ fn pool(args: &[String]) -> Result<()> {
     let addr = args.first().ok_or("pool ADDR")?;
     let extended = flag(args, "--extended");
     let job_every: f64 = opt(args, "--job-every", 5.0);
+    let job_jitter: f64 = opt(args, "--job-jitter", 0.0);
+    let block_every: f64 = opt(args, "--block-every", 0.0);
+    let seed: u64 = opt(args, "--seed", 7);
+    let mut timing = StdRng::seed_from_u64(seed);
     let listener = TcpListener::bind(addr)?;
     log("pool", &format!("listening on {addr}"));
     let (mut stream, peer) = listener.accept()?;
@@ -400,11 +405,25 @@ fn pool(args: &[String]) -> Result<()> {
         Ok(())
     };
     push_job(&mut stream, &mut enc, &mut enc_state, true)?;
-    let mut next_job = Instant::now() + Duration::from_secs_f64(job_every);
+    // Template updates every `--job-every` seconds, each interval stretched or shrunk by up to
+    // `--job-jitter` of itself; blocks at exponential intervals of mean `--block-every` seconds
+    // (0: every third job is a block instead).
+    let mut gap = |mean: f64, jitter: f64, exponential: bool| -> Duration {
+        let u: f64 = timing.gen();
+        let s = if exponential {
+            -mean * (1.0 - u).ln()
+        } else {
+            mean * (1.0 + jitter * (2.0 * u - 1.0))
+        };
+        Duration::from_secs_f64(s.max(0.05))
+    };
+    let mut next_job = Instant::now() + gap(job_every, job_jitter, false);
+    let mut next_block = (block_every > 0.0).then(|| Instant::now() + gap(block_every, 0.0, true));
     let mut jobs = 1;
     let mut accepted = 0u32;
     loop {
-        let wait = next_job.saturating_duration_since(Instant::now());
+        let due = next_block.map_or(next_job, |b| b.min(next_job));
+        let wait = due.saturating_duration_since(Instant::now());
         match rx.recv_timeout(wait) {
             Ok(Some(seq)) => {
                 accepted += 1;
@@ -425,10 +444,18 @@ fn pool(args: &[String]) -> Result<()> {
             }
             Ok(None) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                // Every third job comes with a new block (a future job and its prev hash).
                 jobs += 1;
-                push_job(&mut stream, &mut enc, &mut enc_state, jobs % 3 == 0)?;
-                next_job += Duration::from_secs_f64(job_every);
+                let now = Instant::now();
+                if let Some(b) = next_block.filter(|b| *b <= now) {
+                    // A new block: a future job and its prev hash; the template timer restarts.
+                    push_job(&mut stream, &mut enc, &mut enc_state, true)?;
+                    next_block = Some(b + gap(block_every, 0.0, true));
+                    next_job = now + gap(job_every, job_jitter, false);
+                } else {
+                    let block = next_block.is_none() && jobs % 3 == 0;
+                    push_job(&mut stream, &mut enc, &mut enc_state, block)?;
+                    next_job += gap(job_every, job_jitter, false);
+                }
             }
         }
     }
