@@ -375,3 +375,40 @@ fn nothing_panics_on_odd_lines() {
     assert!(recs[0].first_seen.is_nan());
     assert_eq!((s.bad_lines, s.masked_times), (4, 1));
 }
+
+#[test]
+fn older_zeek_names_certificates_by_file_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let ssl = dir.path().join("ssl.log");
+    let x509 = dir.path().join("x509.log");
+    std::fs::write(
+        &ssl,
+        r#"{"ts":1400000000.5,"uid":"Cold","id.orig_h":"192.0.2.1","id.orig_p":40000,"id.resp_h":"192.0.2.2","id.resp_p":443,"version":"TLSv12","server_name":"old.example","cert_chain_fuids":["FkLeaf","FkCA"]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        &x509,
+        r#"{"ts":1400000000.6,"id":"FkLeaf","certificate.version":3,"certificate.subject":"CN=old.example","certificate.issuer":"CN=Old CA","certificate.not_valid_before":1388534400.0,"certificate.not_valid_after":1420070400.0,"san.dns":["old.example"]}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        detect(&x509),
+        Some(LogFormat::Zeek {
+            log: ZeekLog::X509,
+            json: true
+        })
+    );
+    let (recs, s) = run(&[ssl, x509]);
+    assert_eq!(recs.len(), 1);
+    let t = &recs[0].tls;
+    assert_eq!(t.cert_subject.as_deref(), Some("CN=old.example"));
+    assert_eq!(t.cert_issuer.as_deref(), Some("CN=Old CA"));
+    assert_eq!(t.cert_not_before.as_deref(), Some("2014-01-01T00:00:00Z"));
+    assert_eq!(t.cert_not_after.as_deref(), Some("2015-01-01T00:00:00Z"));
+    // No fingerprint in the log: no hash, rather than one made up.
+    assert_eq!(
+        (t.cert_sha1.as_deref(), t.cert_sha256.as_deref()),
+        (None, None)
+    );
+    assert_eq!(s.x509_joined, 1);
+}

@@ -33,7 +33,7 @@ pub fn log_of_name(name: &str) -> ZeekLog {
 /// The log its columns say a file is (JSON logs, and TSV logs without `#path`).
 pub fn log_of_columns(cols: &[&str]) -> ZeekLog {
     let has = |c: &str| cols.contains(&c);
-    if has("fingerprint") && cols.iter().any(|c| c.starts_with("certificate.")) {
+    if (has("fingerprint") || has("id")) && cols.iter().any(|c| c.starts_with("certificate.")) {
         ZeekLog::X509
     } else if has("id.orig_h")
         && (has("server_name") || has("cert_chain_fps") || has("cert_chain_fuids"))
