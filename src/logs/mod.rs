@@ -166,6 +166,9 @@ pub fn open(path: &Path) -> Result<Box<dyn Read + Send>> {
     })
 }
 
+/// Longest line read; a longer one is skipped as a bad line (bounded memory on any input).
+const MAX_LINE: u64 = 1 << 20;
+
 /// Calls `f` with each line of a log (1-based number, text without its line end; invalid
 /// UTF-8 replaced). A read error (a cut gzip stream) ends the file with a note, not the run.
 pub fn for_each_line(
@@ -179,7 +182,7 @@ pub fn for_each_line(
     let mut n = 0u64;
     loop {
         buf.clear();
-        match r.read_until(b'\n', &mut buf) {
+        match (&mut r).take(MAX_LINE).read_until(b'\n', &mut buf) {
             Ok(0) => break,
             Ok(_) => {}
             Err(e) => {
@@ -189,6 +192,19 @@ pub fn for_each_line(
         }
         n += 1;
         summary.lines += 1;
+        if buf.len() as u64 == MAX_LINE && buf.last() != Some(&b'\n') {
+            // Skip the rest of an overlong line without holding it.
+            let mut rest = Vec::new();
+            loop {
+                rest.clear();
+                match (&mut r).take(MAX_LINE).read_until(b'\n', &mut rest) {
+                    Ok(k) if k as u64 == MAX_LINE && rest.last() != Some(&b'\n') => continue,
+                    _ => break,
+                }
+            }
+            summary.bad_line(&label, n, "line longer than 1 MiB");
+            continue;
+        }
         while matches!(buf.last(), Some(b'\n' | b'\r')) {
             buf.pop();
         }
@@ -201,12 +217,32 @@ pub fn for_each_line(
 /// Decides from the first lines (decompressed) whether a file is a Zeek log or an EVE file;
 /// None for anything else (or a file that cannot be read: the caller's reader will say why).
 pub fn detect(path: &Path) -> Option<LogFormat> {
-    let r = BufReader::new(open(path).ok()?.take(1 << 16));
+    const LOOK: u64 = 1 << 16;
+    // At most 4 MiB looked at, 40 lines of at most 64 KiB each; longer lines are passed over.
+    let mut r = BufReader::new(open(path).ok()?.take(4 << 20));
     let mut zeek_tsv = false;
-    for line in r.lines().take(40) {
-        // A cut read (the 64 KiB cap inside a long line) ends the look.
-        let Ok(line) = line else { break };
-        let line = line.trim_end_matches('\r');
+    let mut buf = Vec::new();
+    for _ in 0..40 {
+        buf.clear();
+        if (&mut r).take(LOOK).read_until(b'\n', &mut buf).ok()? == 0 {
+            break;
+        }
+        if buf.len() as u64 == LOOK && buf.last() != Some(&b'\n') {
+            let mut rest = Vec::new();
+            loop {
+                rest.clear();
+                match (&mut r).take(LOOK).read_until(b'\n', &mut rest) {
+                    Ok(k) if k as u64 == LOOK && rest.last() != Some(&b'\n') => continue,
+                    _ => break,
+                }
+            }
+            continue;
+        }
+        // Binary content (a capture) ends the look.
+        let Ok(line) = std::str::from_utf8(&buf) else {
+            break;
+        };
+        let line = line.trim_end_matches(['\n', '\r']);
         if let Some(rest) = line.strip_prefix("#path") {
             return Some(LogFormat::Zeek {
                 log: zeek::log_of_name(rest.trim()),

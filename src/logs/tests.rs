@@ -412,3 +412,28 @@ fn older_zeek_names_certificates_by_file_id() {
     );
     assert_eq!(s.x509_joined, 1);
 }
+
+#[test]
+fn an_overlong_line_is_skipped_and_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("eve.json");
+    let good = std::fs::read_to_string(fixture("eve-hand.json")).unwrap();
+    let long = format!(
+        "{{\"event_type\":\"flow\",\"x\":\"{}\"}}\n",
+        "a".repeat(3 << 20)
+    );
+    std::fs::write(&p, format!("{long}{good}")).unwrap();
+    let (recs, s) = run(&[p]);
+    assert_eq!(recs.len(), 2);
+    assert!(
+        s.messages[0].ends_with("eve.json:1: line longer than 1 MiB"),
+        "{:?}",
+        s.messages
+    );
+    // The fixture's own cut line is line 5 there, 6 here.
+    assert!(
+        s.messages[1].ends_with("eve.json:6: not a JSON object"),
+        "{:?}",
+        s.messages
+    );
+}
