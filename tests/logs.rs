@@ -475,3 +475,25 @@ fn feeds_match_sni_and_dns_names_from_eve() {
         );
     }
 }
+
+/// `report` scores logs as it scores captures: an EVE file is NDJSON, but not `score`'s.
+#[test]
+fn report_scores_logs_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let page = tmp.path().join("r.html");
+    let out = poolscope(&[
+        "report",
+        "-q",
+        "-o",
+        page.to_str().unwrap(),
+        data("logs/eve-hand.json").to_str().unwrap(),
+        data("logs/zeek-hand").to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        !stderr.contains("not an output of `poolscope score`"),
+        "{stderr}"
+    );
+    assert!(std::fs::metadata(&page).unwrap().len() > 0);
+}
