@@ -82,6 +82,7 @@ done
 seed capture "$data"/pcap/*.pcap "$data"/pcap/*.pcapng
 seed netflow "$data"/netflow/logstash/*.dat
 seed feed_import "$data"/intel/*.txt "$data"/intel/*.csv
+seed logs "$data"/logs/*.json "$data"/logs/*/*.log
 
 failed=()
 for t in "${targets[@]}"; do

@@ -3,7 +3,8 @@
 //!
 //! The pipeline, top to bottom, one module each (`ARCHITECTURE.md` draws it):
 //! [`capture`] reads pcap and pcapng files as a stream of raw frames, and [`netflow`] reads flow
-//! exports (NetFlow v5/v9, IPFIX, nfdump CSV, flow tables) into stitched conversations;
+//! exports (NetFlow v5/v9, IPFIX, nfdump CSV, flow tables) into stitched conversations, and
+//! [`logs`] reads Zeek and Suricata logs into joined flows;
 //! [`decode`] turns a frame into an IP/TCP/UDP view (VLANs, cooked captures, tunnels, fragments);
 //! [`flow`] keeps a bidirectional flow table with timeouts, a cap on live flows and per-direction
 //! TCP reassembly; [`dissect`] reads the reassembled streams (TLS handshakes, DNS answers,
@@ -36,6 +37,7 @@ pub mod flow;
 pub mod hash;
 pub mod intel;
 pub mod live;
+pub mod logs;
 pub mod model;
 pub mod netflow;
 pub mod output;

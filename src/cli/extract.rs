@@ -129,7 +129,8 @@ impl TableArgs {
 /// The inputs and the flow-table settings every command that reads captures shares.
 #[derive(Debug, Args)]
 pub struct FlowArgs {
-    /// Capture files (pcap or pcapng); `-` reads standard input.
+    /// Capture files (pcap or pcapng), flow exports, Zeek logs (or a directory of them) and
+    /// Suricata EVE files, gzip-compressed or not; `-` reads standard input.
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
     /// Timeouts and caps of the flow table.
@@ -290,6 +291,15 @@ impl Progress for Bar {
             self.bar.suspend(|| {
                 for line in summary.render().lines() {
                     eprintln!("poolscope: flow exports: {line}");
+                }
+            });
+        }
+    }
+    fn logs_read(&self, summary: &crate::logs::LogSummary) {
+        if !self.quiet {
+            self.bar.suspend(|| {
+                for line in summary.render().lines() {
+                    eprintln!("poolscope: logs: {line}");
                 }
             });
         }

@@ -46,9 +46,10 @@ fn io(path: &Path, source: std::io::Error) -> Error {
 }
 
 /// Whether a file is an output of `score`: NDJSON whose first object has a verdict, or a
-/// CSV/Parquet table with a `verdict` column. Standard input is never one.
+/// CSV/Parquet table with a `verdict` column. Standard input, directories and Zeek or
+/// Suricata logs (EVE is NDJSON too) are never one.
 fn kind_of(path: &Path) -> Result<Kind, Error> {
-    if path == Path::new("-") {
+    if path == Path::new("-") || path.is_dir() || crate::logs::detect(path).is_some() {
         return Ok(Kind::Raw);
     }
     let mut head = [0u8; 4];

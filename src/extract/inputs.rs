@@ -1,4 +1,5 @@
-//! One run over many inputs: decide per input whether it is a packet capture or a flow export,
+//! One run over many inputs: decide per input whether it is a packet capture, a flow export or
+//! a Zeek/Suricata log,
 //! read each in turn, keep going past an input that is damaged or unreadable, and say what
 //! happened to each. Callers (the command line, a sensor, a service) supply the sink for the
 //! records and a [`Progress`] to show how far the run is; the exit status follows from the
@@ -7,6 +8,7 @@
 use super::{ExtractConfig, Extractor, Summary};
 use crate::capture::CaptureEnd;
 use crate::error::{Error, Result};
+use crate::logs::{LogFamily, LogSummary};
 use crate::netflow::{InputFormat, NetflowOptions, NetflowSummary};
 use crate::output::FlowRecord;
 use std::fmt;
@@ -29,6 +31,10 @@ pub enum InputKind {
     Csv,
     /// A Parquet flow table.
     Parquet,
+    /// Zeek logs (`conn.log`, `ssl.log`, `x509.log`; TSV or JSON; gzip or not).
+    Zeek,
+    /// Suricata EVE JSON (`eve.json`, gzip or not).
+    Eve,
 }
 
 impl InputKind {
@@ -41,6 +47,16 @@ impl InputKind {
             InputKind::NfdumpCsv => Some(InputFormat::NfdumpCsv),
             InputKind::Csv => Some(InputFormat::Csv),
             InputKind::Parquet => Some(InputFormat::Parquet),
+            InputKind::Zeek | InputKind::Eve => None,
+        }
+    }
+
+    /// The log family of this kind (None for captures and exports).
+    pub fn log_family(self) -> Option<LogFamily> {
+        match self {
+            InputKind::Zeek => Some(LogFamily::Zeek),
+            InputKind::Eve => Some(LogFamily::Eve),
+            _ => None,
         }
     }
 }
@@ -70,6 +86,15 @@ impl Inputs {
         match self.kind {
             Some(k) => k.export_format().is_some(),
             None => path.as_os_str() != "-" && crate::netflow::detect(path).is_ok(),
+        }
+    }
+
+    /// True when an input is a Zeek or Suricata log, or a directory of them (asked before
+    /// [`Inputs::is_export`]: a Zeek TSV log would pass for a tab-separated flow table).
+    pub fn is_log(&self, path: &Path) -> bool {
+        match self.kind {
+            Some(k) => k.log_family().is_some(),
+            None => crate::logs::is_log_input(path),
         }
     }
 }
@@ -141,6 +166,8 @@ pub trait Progress: Sync {
     fn problem(&self, _problem: &InputProblem) {}
     /// The flow exports were read.
     fn exports_read(&self, _summary: &NetflowSummary) {}
+    /// The Zeek and Suricata logs were read.
+    fn logs_read(&self, _summary: &LogSummary) {}
     /// The run is over.
     fn end(&self) {}
 }
@@ -157,6 +184,8 @@ pub struct RunOutcome {
     pub summary: Summary,
     /// Counters of the flow exports, when there were any.
     pub exports: Option<NetflowSummary>,
+    /// Counters of the Zeek and Suricata logs, when there were any.
+    pub logs: Option<LogSummary>,
     /// The inputs that had problems, in order.
     pub problems: Vec<InputProblem>,
 }
@@ -189,8 +218,10 @@ impl<R: Read> Read for Counting<'_, R> {
 
 /// Runs extraction over every input and hands each flow record to `sink`.
 ///
-/// Flow exports are read first, all of them as one export stream (templates and conversations
-/// carry over from one file to the next); then each packet capture in turn. A problem with one
+/// Logs are read first, the Zeek logs as one Zeek run and the EVE files as one Suricata run
+/// (joined across files: [`crate::logs::read_logs`]); then flow exports, all of them as one
+/// export stream (templates and conversations carry over from one file to the next); then each
+/// packet capture in turn. A problem with one
 /// input is reported to `progress`, kept in the outcome, and the run goes on; an `Err` means
 /// the sink failed (the output cannot be written) and the run stopped there.
 pub fn run_inputs(
@@ -210,11 +241,25 @@ pub fn run_inputs(
         progress.problem(&p);
         outcome.problems.push(p);
     };
-    let (exports, captures): (Vec<PathBuf>, Vec<PathBuf>) = inputs
-        .paths
-        .iter()
-        .cloned()
-        .partition(|p| inputs.is_export(p));
+    let (logs, others): (Vec<PathBuf>, Vec<PathBuf>) =
+        inputs.paths.iter().cloned().partition(|p| inputs.is_log(p));
+    let (exports, captures): (Vec<PathBuf>, Vec<PathBuf>) =
+        others.into_iter().partition(|p| inputs.is_export(p));
+    if !logs.is_empty() {
+        progress.input("logs");
+        let family = inputs.kind.and_then(InputKind::log_family);
+        match crate::logs::read_logs(&logs, family, sink) {
+            Ok(summary) => {
+                progress.logs_read(&summary);
+                outcome.logs = Some(summary);
+            }
+            Err(e) if e.stops_run() => {
+                progress.end();
+                return Err(e);
+            }
+            Err(e) => problem(&mut outcome, InputProblem::Failed(e)),
+        }
+    }
     if !exports.is_empty() {
         let mut opts = inputs.netflow.clone();
         if let Some(format) = inputs.kind.and_then(InputKind::export_format) {

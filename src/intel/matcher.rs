@@ -89,10 +89,11 @@ impl<'a> FlowView<'a> {
         }
     }
 
-    /// The same view, weighed at time `at` (Unix seconds).
+    /// The same view, weighed at time `at` (Unix seconds); a time that is not a number (a log
+    /// that does not say when the flow started) weighs against today, as `None` does.
     pub fn at(self, at: f64) -> Self {
         FlowView {
-            at: Some(at),
+            at: at.is_finite().then_some(at),
             ..self
         }
     }

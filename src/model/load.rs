@@ -93,7 +93,9 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     for p in entries {
         if p.is_dir() {
             walk(&p, out)?;
-        } else if is_capture_name(&p) {
+        } else if is_capture_name(&p)
+            || (crate::logs::is_log_name(&p) && crate::logs::detect(&p).is_some())
+        {
             out.push(p);
         }
     }
