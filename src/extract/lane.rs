@@ -403,6 +403,7 @@ impl Lane {
         let s = &full.stats;
         self.summary.retransmissions += s.dir[0].retransmissions + s.dir[1].retransmissions;
         let record = FlowRecord {
+            unknown_counters: crate::output::UnknownCounters::NONE,
             reassembly_gaps: gaps,
             tls,
             stratum,
@@ -464,6 +465,7 @@ fn flow_record(
         payload_bytes_s2c: sv.payload_bytes,
         wire_bytes_c2s: c.wire_bytes,
         wire_bytes_s2c: sv.wire_bytes,
+        unknown_counters: crate::output::UnknownCounters::NONE,
         reassembly_gaps: 0,
         end_reason: reason.as_str(),
         capture: capture.clone(),

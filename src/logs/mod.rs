@@ -21,7 +21,7 @@ use crate::dissect::tls::TlsInfo;
 use crate::error::{Error, Result};
 use crate::features::netflow::{conversation_from_flow_record, netflow_features, NETFLOW_SCHEMA};
 use crate::features::FEATURES;
-use crate::output::FlowRecord;
+use crate::output::{FlowRecord, UnknownCounters};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::net::IpAddr;
@@ -364,7 +364,7 @@ impl LogFlow {
         }
     }
 
-    /// The record. Counters the log lacks are 0; the model row is the `netflow-v2` row of the
+    /// The record. Counters the log lacks are null when written; the model row is the `netflow-v2` row of the
     /// conversation (IP bytes, or frame bytes where only those are known), and there is none
     /// when the log has no packet counts (an `ssl.log` row alone), so the model does not judge
     /// a flow it knows nothing of.
@@ -374,6 +374,17 @@ impl LogFlow {
         let (bc, bs) = two(self.ip_bytes);
         let (yc, ys) = two(self.payload_bytes);
         let (wc, ws) = two(self.wire_bytes);
+        let mut unknown = UnknownCounters::NONE;
+        for (counts, which) in [
+            (self.packets, UnknownCounters::PACKETS),
+            (self.ip_bytes, UnknownCounters::BYTES),
+            (self.payload_bytes, UnknownCounters::PAYLOAD),
+            (self.wire_bytes, UnknownCounters::WIRE),
+        ] {
+            if counts.is_none() {
+                unknown |= which;
+            }
+        }
         let mut features = vec![f64::NAN; FEATURES.len()];
         if let Some((fc, fs)) = self.tcp_flags {
             for (name, v) in [("tcp_flags_c2s", fc), ("tcp_flags_s2c", fs)] {
@@ -400,6 +411,7 @@ impl LogFlow {
             payload_bytes_s2c: ys,
             wire_bytes_c2s: wc,
             wire_bytes_s2c: ws,
+            unknown_counters: unknown,
             reassembly_gaps: 0,
             end_reason: "log",
             capture: self.capture,

@@ -460,7 +460,7 @@ impl ConversationWriter<'_> {
 }
 
 /// The record of a conversation, shaped like a packet-capture flow. Bytes are the exporter's
-/// octets (IP bytes); payload and wire bytes are unknown in exports and left 0.
+/// octets (IP bytes); payload and wire bytes are unknown in exports and written as null.
 pub fn flow_record(c: &Conversation, flow_id: u64, capture: Arc<str>) -> FlowRecord {
     FlowRecord {
         flow_id,
@@ -480,6 +480,7 @@ pub fn flow_record(c: &Conversation, flow_id: u64, capture: Arc<str>) -> FlowRec
         payload_bytes_s2c: 0,
         wire_bytes_c2s: 0,
         wire_bytes_s2c: 0,
+        unknown_counters: crate::output::UnknownCounters::PAYLOAD | crate::output::UnknownCounters::WIRE,
         reassembly_gaps: 0,
         end_reason: "export",
         capture,

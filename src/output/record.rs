@@ -88,6 +88,48 @@ pub const DISSECTOR_COLUMNS: &[&str] = &[
     "stratum",
 ];
 
+/// Which counter columns the source of a record did not report, so that they are written as
+/// null rather than as a guessed 0: flow exports have no payload or frame bytes, a Zeek
+/// `ssl.log` row alone has no counters at all, Suricata counts whole frames only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UnknownCounters(u8);
+
+impl UnknownCounters {
+    /// Every counter is known (packet captures).
+    pub const NONE: UnknownCounters = UnknownCounters(0);
+    /// `packets_*`.
+    pub const PACKETS: UnknownCounters = UnknownCounters(1);
+    /// `bytes_*` (IP bytes).
+    pub const BYTES: UnknownCounters = UnknownCounters(2);
+    /// `payload_bytes_*`.
+    pub const PAYLOAD: UnknownCounters = UnknownCounters(4);
+    /// `wire_bytes_*`.
+    pub const WIRE: UnknownCounters = UnknownCounters(8);
+
+    /// True when every counter of `other` is unknown.
+    pub fn contains(self, other: UnknownCounters) -> bool {
+        self.0 & other.0 == other.0 && other.0 != 0
+    }
+
+    /// `v`, or None when the counters of `which` are unknown.
+    pub fn value(self, which: UnknownCounters, v: u64) -> Option<u64> {
+        (!self.contains(which)).then_some(v)
+    }
+}
+
+impl std::ops::BitOr for UnknownCounters {
+    type Output = UnknownCounters;
+    fn bitor(self, o: UnknownCounters) -> UnknownCounters {
+        UnknownCounters(self.0 | o.0)
+    }
+}
+
+impl std::ops::BitOrAssign for UnknownCounters {
+    fn bitor_assign(&mut self, o: UnknownCounters) {
+        self.0 |= o.0;
+    }
+}
+
 /// Everything written for one flow. `src` is the client, `dst` the server.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlowRecord {
@@ -126,6 +168,8 @@ pub struct FlowRecord {
     pub wire_bytes_c2s: u64,
     /// Frame bytes on the wire server → client.
     pub wire_bytes_s2c: u64,
+    /// Counter columns the source did not report (0 in the fields above, null when written).
+    pub unknown_counters: UnknownCounters,
     /// Holes in the reassembled TCP streams (both directions).
     pub reassembly_gaps: u64,
     /// Why the flow ended (`idle`, `closed`, `active_timeout`, `port_reuse`, `evicted`,
@@ -187,6 +231,7 @@ impl Serialize for FlowRecord {
             payload_bytes_s2c,
             wire_bytes_c2s,
             wire_bytes_s2c,
+            unknown_counters: u,
             reassembly_gaps,
             end_reason,
             capture,
@@ -211,14 +256,18 @@ impl Serialize for FlowRecord {
         m.serialize_entry("first_seen", first_seen)?;
         m.serialize_entry("last_seen", last_seen)?;
         m.serialize_entry("duration", duration)?;
-        m.serialize_entry("packets_c2s", packets_c2s)?;
-        m.serialize_entry("packets_s2c", packets_s2c)?;
-        m.serialize_entry("bytes_c2s", bytes_c2s)?;
-        m.serialize_entry("bytes_s2c", bytes_s2c)?;
-        m.serialize_entry("payload_bytes_c2s", payload_bytes_c2s)?;
-        m.serialize_entry("payload_bytes_s2c", payload_bytes_s2c)?;
-        m.serialize_entry("wire_bytes_c2s", wire_bytes_c2s)?;
-        m.serialize_entry("wire_bytes_s2c", wire_bytes_s2c)?;
+        for (name, which, v) in [
+            ("packets_c2s", UnknownCounters::PACKETS, packets_c2s),
+            ("packets_s2c", UnknownCounters::PACKETS, packets_s2c),
+            ("bytes_c2s", UnknownCounters::BYTES, bytes_c2s),
+            ("bytes_s2c", UnknownCounters::BYTES, bytes_s2c),
+            ("payload_bytes_c2s", UnknownCounters::PAYLOAD, payload_bytes_c2s),
+            ("payload_bytes_s2c", UnknownCounters::PAYLOAD, payload_bytes_s2c),
+            ("wire_bytes_c2s", UnknownCounters::WIRE, wire_bytes_c2s),
+            ("wire_bytes_s2c", UnknownCounters::WIRE, wire_bytes_s2c),
+        ] {
+            m.serialize_entry(name, &u.value(which, *v))?;
+        }
         m.serialize_entry("reassembly_gaps", reassembly_gaps)?;
         m.serialize_entry("end_reason", end_reason)?;
         m.serialize_entry("capture", &**capture)?;
@@ -435,19 +484,23 @@ impl FlowRecord {
             j.key(false, name);
             j.f64(v);
         }
+        let u = self.unknown_counters;
         for (name, v) in [
-            ("packets_c2s", self.packets_c2s),
-            ("packets_s2c", self.packets_s2c),
-            ("bytes_c2s", self.bytes_c2s),
-            ("bytes_s2c", self.bytes_s2c),
-            ("payload_bytes_c2s", self.payload_bytes_c2s),
-            ("payload_bytes_s2c", self.payload_bytes_s2c),
-            ("wire_bytes_c2s", self.wire_bytes_c2s),
-            ("wire_bytes_s2c", self.wire_bytes_s2c),
-            ("reassembly_gaps", self.reassembly_gaps),
+            ("packets_c2s", u.value(UnknownCounters::PACKETS, self.packets_c2s)),
+            ("packets_s2c", u.value(UnknownCounters::PACKETS, self.packets_s2c)),
+            ("bytes_c2s", u.value(UnknownCounters::BYTES, self.bytes_c2s)),
+            ("bytes_s2c", u.value(UnknownCounters::BYTES, self.bytes_s2c)),
+            ("payload_bytes_c2s", u.value(UnknownCounters::PAYLOAD, self.payload_bytes_c2s)),
+            ("payload_bytes_s2c", u.value(UnknownCounters::PAYLOAD, self.payload_bytes_s2c)),
+            ("wire_bytes_c2s", u.value(UnknownCounters::WIRE, self.wire_bytes_c2s)),
+            ("wire_bytes_s2c", u.value(UnknownCounters::WIRE, self.wire_bytes_s2c)),
+            ("reassembly_gaps", Some(self.reassembly_gaps)),
         ] {
             j.key(false, name);
-            j.u64(v);
+            match v {
+                Some(v) => j.u64(v),
+                None => j.null(),
+            }
         }
         j.key(false, "end_reason");
         j.str(self.end_reason);

@@ -1,6 +1,6 @@
 //! Record writers for NDJSON, CSV and Parquet.
 
-use super::record::{FlowRecord, CORE_COLUMNS, DISSECTOR_COLUMNS, SCORE_COLUMNS};
+use super::record::{FlowRecord, UnknownCounters, CORE_COLUMNS, DISSECTOR_COLUMNS, SCORE_COLUMNS};
 use crate::error::{Error, Result};
 use crate::features::{FeatureKind, FEATURES};
 use polars::io::SerWriter;
@@ -223,6 +223,18 @@ pub fn to_dataframe(recs: &[FlowRecord], lists: Lists, scored: bool) -> PolarsRe
     fn u64s(name: &str, recs: &[FlowRecord], f: impl Fn(&FlowRecord) -> u64) -> Column {
         Column::new(name.into(), recs.iter().map(f).collect::<Vec<u64>>())
     }
+    fn counters(
+        name: &str,
+        recs: &[FlowRecord],
+        which: UnknownCounters,
+        f: impl Fn(&FlowRecord) -> u64,
+    ) -> Column {
+        let v: Vec<Option<u64>> = recs
+            .iter()
+            .map(|r| r.unknown_counters.value(which, f(r)))
+            .collect();
+        Column::new(name.into(), v)
+    }
     fn f64s(name: &str, recs: &[FlowRecord], f: impl Fn(&FlowRecord) -> f64) -> Column {
         Column::new(name.into(), recs.iter().map(f).collect::<Vec<f64>>())
     }
@@ -232,6 +244,8 @@ pub fn to_dataframe(recs: &[FlowRecord], lists: Lists, scored: bool) -> PolarsRe
     fn u32s(name: &str, recs: &[FlowRecord], f: impl Fn(&FlowRecord) -> u32) -> Column {
         Column::new(name.into(), recs.iter().map(f).collect::<Vec<u32>>())
     }
+    use UnknownCounters as U;
+    let (pk, ip, pl, wi) = (U::PACKETS, U::BYTES, U::PAYLOAD, U::WIRE);
     let mut cols = vec![
         u64s("flow_id", recs, |r| r.flow_id),
         strs("transport", recs, |r| r.transport.to_string()),
@@ -242,14 +256,14 @@ pub fn to_dataframe(recs: &[FlowRecord], lists: Lists, scored: bool) -> PolarsRe
         f64s("first_seen", recs, |r| r.first_seen),
         f64s("last_seen", recs, |r| r.last_seen),
         f64s("duration", recs, |r| r.duration),
-        u64s("packets_c2s", recs, |r| r.packets_c2s),
-        u64s("packets_s2c", recs, |r| r.packets_s2c),
-        u64s("bytes_c2s", recs, |r| r.bytes_c2s),
-        u64s("bytes_s2c", recs, |r| r.bytes_s2c),
-        u64s("payload_bytes_c2s", recs, |r| r.payload_bytes_c2s),
-        u64s("payload_bytes_s2c", recs, |r| r.payload_bytes_s2c),
-        u64s("wire_bytes_c2s", recs, |r| r.wire_bytes_c2s),
-        u64s("wire_bytes_s2c", recs, |r| r.wire_bytes_s2c),
+        counters("packets_c2s", recs, pk, |r| r.packets_c2s),
+        counters("packets_s2c", recs, pk, |r| r.packets_s2c),
+        counters("bytes_c2s", recs, ip, |r| r.bytes_c2s),
+        counters("bytes_s2c", recs, ip, |r| r.bytes_s2c),
+        counters("payload_bytes_c2s", recs, pl, |r| r.payload_bytes_c2s),
+        counters("payload_bytes_s2c", recs, pl, |r| r.payload_bytes_s2c),
+        counters("wire_bytes_c2s", recs, wi, |r| r.wire_bytes_c2s),
+        counters("wire_bytes_s2c", recs, wi, |r| r.wire_bytes_s2c),
         u64s("reassembly_gaps", recs, |r| r.reassembly_gaps),
         strs("end_reason", recs, |r| r.end_reason.to_string()),
         strs("capture", recs, |r| r.capture.to_string()),

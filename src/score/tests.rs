@@ -27,6 +27,7 @@ pub(super) fn record(dst: &str, port: u16) -> FlowRecord {
         payload_bytes_s2c: 1500,
         wire_bytes_c2s: 1140,
         wire_bytes_s2c: 2140,
+        unknown_counters: crate::output::UnknownCounters::NONE,
         reassembly_gaps: 0,
         end_reason: "closed",
         capture: Arc::from("test"),
