@@ -480,7 +480,8 @@ pub fn flow_record(c: &Conversation, flow_id: u64, capture: Arc<str>) -> FlowRec
         payload_bytes_s2c: 0,
         wire_bytes_c2s: 0,
         wire_bytes_s2c: 0,
-        unknown_counters: crate::output::UnknownCounters::PAYLOAD | crate::output::UnknownCounters::WIRE,
+        unknown_counters: crate::output::UnknownCounters::PAYLOAD
+            | crate::output::UnknownCounters::WIRE,
         reassembly_gaps: 0,
         end_reason: "export",
         capture,

@@ -7,7 +7,9 @@ mod record;
 pub mod rotate;
 mod writer;
 
-pub use record::{FlowRecord, UnknownCounters, VerdictColumns, CORE_COLUMNS, DISSECTOR_COLUMNS, SCORE_COLUMNS};
+pub use record::{
+    FlowRecord, UnknownCounters, VerdictColumns, CORE_COLUMNS, DISSECTOR_COLUMNS, SCORE_COLUMNS,
+};
 pub use writer::{write_table, Format, RecordWriter, BATCH_ROWS, LIST_SEPARATOR};
 
 /// Replaces `path` with `bytes` atomically: a temporary file beside it, written and synced, then

@@ -261,8 +261,16 @@ impl Serialize for FlowRecord {
             ("packets_s2c", UnknownCounters::PACKETS, packets_s2c),
             ("bytes_c2s", UnknownCounters::BYTES, bytes_c2s),
             ("bytes_s2c", UnknownCounters::BYTES, bytes_s2c),
-            ("payload_bytes_c2s", UnknownCounters::PAYLOAD, payload_bytes_c2s),
-            ("payload_bytes_s2c", UnknownCounters::PAYLOAD, payload_bytes_s2c),
+            (
+                "payload_bytes_c2s",
+                UnknownCounters::PAYLOAD,
+                payload_bytes_c2s,
+            ),
+            (
+                "payload_bytes_s2c",
+                UnknownCounters::PAYLOAD,
+                payload_bytes_s2c,
+            ),
             ("wire_bytes_c2s", UnknownCounters::WIRE, wire_bytes_c2s),
             ("wire_bytes_s2c", UnknownCounters::WIRE, wire_bytes_s2c),
         ] {
@@ -486,14 +494,32 @@ impl FlowRecord {
         }
         let u = self.unknown_counters;
         for (name, v) in [
-            ("packets_c2s", u.value(UnknownCounters::PACKETS, self.packets_c2s)),
-            ("packets_s2c", u.value(UnknownCounters::PACKETS, self.packets_s2c)),
+            (
+                "packets_c2s",
+                u.value(UnknownCounters::PACKETS, self.packets_c2s),
+            ),
+            (
+                "packets_s2c",
+                u.value(UnknownCounters::PACKETS, self.packets_s2c),
+            ),
             ("bytes_c2s", u.value(UnknownCounters::BYTES, self.bytes_c2s)),
             ("bytes_s2c", u.value(UnknownCounters::BYTES, self.bytes_s2c)),
-            ("payload_bytes_c2s", u.value(UnknownCounters::PAYLOAD, self.payload_bytes_c2s)),
-            ("payload_bytes_s2c", u.value(UnknownCounters::PAYLOAD, self.payload_bytes_s2c)),
-            ("wire_bytes_c2s", u.value(UnknownCounters::WIRE, self.wire_bytes_c2s)),
-            ("wire_bytes_s2c", u.value(UnknownCounters::WIRE, self.wire_bytes_s2c)),
+            (
+                "payload_bytes_c2s",
+                u.value(UnknownCounters::PAYLOAD, self.payload_bytes_c2s),
+            ),
+            (
+                "payload_bytes_s2c",
+                u.value(UnknownCounters::PAYLOAD, self.payload_bytes_s2c),
+            ),
+            (
+                "wire_bytes_c2s",
+                u.value(UnknownCounters::WIRE, self.wire_bytes_c2s),
+            ),
+            (
+                "wire_bytes_s2c",
+                u.value(UnknownCounters::WIRE, self.wire_bytes_s2c),
+            ),
             ("reassembly_gaps", Some(self.reassembly_gaps)),
         ] {
             j.key(false, name);
