@@ -1,7 +1,6 @@
 //! One run over many inputs: decide per input whether it is a packet capture, a flow export or
-//! a Zeek/Suricata log,
-//! read each in turn, keep going past an input that is damaged or unreadable, and say what
-//! happened to each. Callers (the command line, a sensor, a service) supply the sink for the
+//! a Zeek/Suricata log, read each in turn, keep going past an input that is damaged or
+//! unreadable, and say what happened to each. Callers (the command line, a sensor, a service) supply the sink for the
 //! records and a [`Progress`] to show how far the run is; the exit status follows from the
 //! [`RunOutcome`].
 
@@ -221,9 +220,9 @@ impl<R: Read> Read for Counting<'_, R> {
 /// Logs are read first, the Zeek logs as one Zeek run and the EVE files as one Suricata run
 /// (joined across files: [`crate::logs::read_logs`]); then flow exports, all of them as one
 /// export stream (templates and conversations carry over from one file to the next); then each
-/// packet capture in turn. A problem with one
-/// input is reported to `progress`, kept in the outcome, and the run goes on; an `Err` means
-/// the sink failed (the output cannot be written) and the run stopped there.
+/// packet capture in turn. A problem with one input is reported to `progress`, kept in the
+/// outcome, and the run goes on; an `Err` means the sink failed (the output cannot be written)
+/// and the run stopped there.
 pub fn run_inputs(
     inputs: &Inputs,
     cfg: ExtractConfig,
