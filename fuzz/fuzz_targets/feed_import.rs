@@ -1,6 +1,6 @@
 //! Feeds the feed importers arbitrary text in every import format (hosts, domains, Adblock,
 //! SSLBL SHA-1 and JA3, IP lists, mapped CSV/TSV, Maltrail trails, Sigma rules,
-//! Suricata rules) with input-chosen targets and options, and
+//! Suricata rules, MISP events, STIX 2.1 bundles) with input-chosen targets and options, and
 //! the feed-file parser (`PoolFeed::parse_file`) the same text as each feed file.
 //!
 //! Checks:
@@ -18,14 +18,20 @@
 //! * line formats are line-local: importing two texts joined at a line boundary gives the
 //!   entries of the first followed by the new entries of the second, and the counts add up;
 //! * a successful import merged into an empty feeds directory loads back with the same
-//!   values, sources and dates (now and then, as it touches the file system).
+//!   values, sources and dates (now and then, as it touches the file system);
+//! * MISP and STIX: records counted one a line, provenance taken from the file where it has
+//!   any; and the text, read as a feed file, exported as a MISP event or STIX bundle and
+//!   imported back, skips nothing and exports again to the same bytes.
 #![no_main]
 
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use poolscope::intel::feeds::{DomainKind, FeedEntry, FeedFile, PoolFeed};
 use poolscope::intel::value::parse_date;
-use poolscope::intel::{import_str, merge_into_dir, FeedError, ImportFormat, ImportOptions, Imported};
+use poolscope::intel::{
+    export, import_str, merge_into_dir, ExportFormat, ExportOptions, FeedError, ImportFormat,
+    ImportOptions, Imported,
+};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -77,12 +83,15 @@ fn ident(e: &FeedEntry) -> String {
 
 fn check_import(format: ImportFormat, opts: &ImportOptions, text: &str, got: &Imported) {
     let target = opts.target.unwrap_or(format.default_target());
+    // MISP and STIX records bring their own files, sources, kinds and notes.
+    let exchange = matches!(format, ImportFormat::Misp | ImportFormat::Stix);
     let r = &got.report;
     assert_eq!(r.accepted, got.entries.len(), "accepted is not the number of entries");
     assert_eq!(r.skipped, r.skipped_by_reason.values().sum::<usize>(), "skips by reason");
     assert_eq!(r.first_skipped.len(), r.skipped.min(10), "quoted skips");
     let max_line = match format {
         ImportFormat::Csv => physical_lines(text),
+        ImportFormat::Misp | ImportFormat::Stix => r.lines,
         _ => line_count(text),
     };
     let mut prev = 0;
@@ -93,7 +102,9 @@ fn check_import(format: ImportFormat, opts: &ImportOptions, text: &str, got: &Im
     }
     let outcomes = r.accepted + r.duplicates + r.comments + r.skipped;
     match format {
-        ImportFormat::Csv => assert!(outcomes >= r.lines, "{outcomes} outcomes for {} records", r.lines),
+        ImportFormat::Csv | ImportFormat::Misp | ImportFormat::Stix => {
+            assert!(outcomes >= r.lines, "{outcomes} outcomes for {} records", r.lines)
+        }
         // A hosts line may name several hosts, a rule several host matches.
         ImportFormat::Hosts | ImportFormat::Suricata | ImportFormat::Sigma => {
             assert_eq!(r.lines, line_count(text));
@@ -108,9 +119,14 @@ fn check_import(format: ImportFormat, opts: &ImportOptions, text: &str, got: &Im
     for e in &got.entries {
         assert!(seen.insert(format!("{e:?}")), "entry twice: {e:?}");
         let p = e.provenance();
-        assert_eq!(p.source, opts.source.trim(), "entry from another source");
         assert_eq!(p.line, None, "an imported entry claims a feed line");
         assert!(parse_date(&p.date).is_ok(), "entry dated {:?}", p.date);
+        assert!(!p.source.trim().is_empty(), "entry without a source");
+        if exchange {
+            assert_ne!(e.file(), FeedFile::Allowlist, "an allowlist entry from {format}");
+            continue;
+        }
+        assert_eq!(p.source, opts.source.trim(), "entry from another source");
         let file = e.file();
         let endpoint_from_hosts = target == FeedFile::PoolDomains && file == FeedFile::PoolEndpoints;
         let browser_rule = format == ImportFormat::Suricata
@@ -275,7 +291,34 @@ fn run(mut u: Unstructured<'_>) -> Result<()> {
     if merge {
         round_trip(&got);
     }
+    if matches!(format, ImportFormat::Misp | ImportFormat::Stix) {
+        exchange_round_trip(format, *u.choose(&FeedFile::ALL)?, text);
+    }
     Ok(())
+}
+
+/// `text` as a feed file, exported in `format` and imported back: nothing skipped, and the
+/// rows imported export to the same bytes.
+fn exchange_round_trip(format: ImportFormat, file: FeedFile, text: &str) {
+    let mut feed = PoolFeed::default();
+    if feed.parse_file(file, Path::new(NAME), text).is_err() {
+        return;
+    }
+    let as_ = match format {
+        ImportFormat::Misp => ExportFormat::Misp,
+        _ => ExportFormat::Stix,
+    };
+    let all = ExportOptions::parse_kinds("all").expect("all is a kind");
+    let first = export(&feed, as_, &all).expect("export");
+    let opts = ImportOptions::new("fuzz", "2024-05-06");
+    let back = import_str(format, NAME, &first.text, &opts).expect("an export imports");
+    assert_eq!(back.report.skipped, 0, "own export skipped: {}", back.report);
+    let mut again = PoolFeed::default();
+    for e in back.entries {
+        again.push(e);
+    }
+    let second = export(&again, as_, &all).expect("export");
+    assert_eq!(first.text, second.text, "{format} round trip changed the export");
 }
 
 fuzz_target!(|data: &[u8]| {

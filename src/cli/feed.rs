@@ -37,7 +37,9 @@ pub enum FeedCommand {
     /// Add a list in a format analysts already have to the feed files (de-duplicated, with
     /// its provenance).
     Import {
-        /// hosts, domains, adblock, sslbl-sha1, sslbl-ja3, ips, csv, maltrail, sigma, suricata.
+        /// hosts, domains, adblock, sslbl-sha1, sslbl-ja3, ips, csv, maltrail, sigma, suricata,
+        /// misp, stix. A MISP event or STIX bundle brings its own sources and dates; --source
+        /// and --date stand in where it has none.
         format: String,
         /// The list to read.
         file: PathBuf,
@@ -62,6 +64,21 @@ pub enum FeedCommand {
         /// ticket). Default for maltrail files of kind miner-malware: the file name.
         #[arg(long)]
         note: Option<String>,
+    },
+    /// Write the feeds as Suricata rules, a Zeek Intel file, a MISP event or a STIX 2.1
+    /// bundle, each indicator with its rows' source, date, kind and note. Allowlist rows are
+    /// never exported.
+    Export {
+        /// suricata, zeek-intel, misp or stix.
+        #[arg(long = "as", value_name = "FORMAT")]
+        format: String,
+        /// Which rows, comma-separated: pool (proof of mining), crypto-related, miner-malware,
+        /// browser-mining, fingerprint (hints), or all.
+        #[arg(long, default_value = "pool")]
+        kind: String,
+        /// The file to write (replaced whole). Default: standard output.
+        #[arg(short = 'o', long, value_name = "FILE")]
+        output: Option<PathBuf>,
     },
     /// Count entries per file, source, kind and year.
     Stats,
@@ -276,6 +293,28 @@ pub(super) fn run(args: FeedArgs) -> Result<i32, CliError> {
             let (report, merged) = result?;
             eprint!("{report}");
             eprint!("{merged}");
+            Ok(0)
+        }
+        FeedCommand::Export {
+            format,
+            kind,
+            output,
+        } => {
+            let format: crate::intel::ExportFormat = format.parse()?;
+            let opts = crate::intel::ExportOptions::parse_kinds(&kind)?;
+            let feed = PoolFeed::load_located(&located)?;
+            let exported = crate::intel::export(&feed, format, &opts)?;
+            match output.filter(|p| p.as_os_str() != "-") {
+                Some(path) => crate::output::write_atomic(&path, exported.text.as_bytes())
+                    .map_err(|e| crate::Error::output(&path, e))?,
+                None => {
+                    let mut out = std::io::stdout().lock();
+                    out.write_all(exported.text.as_bytes())
+                        .and_then(|_| out.flush())
+                        .map_err(stdout_error)?;
+                }
+            }
+            eprint!("{}", exported.report);
             Ok(0)
         }
         FeedCommand::Stats => {

@@ -10,7 +10,9 @@
 //! Maltrail static trails, Sigma rules (the host fields of their `detection:` section, with a
 //! small line-based reader, there being no YAML crate among the dependencies) and
 //! Suricata/Snort rules (the contents of their DNS-query, SNI, HTTP-host and certificate
-//! buffers). Each counts its lines like the lists do.
+//! buffers). Each counts its lines like the lists do. MISP events and STIX 2.1 bundles, the
+//! formats `feed export` writes for sharing, are read back by the `exchange` module (one
+//! attribute or indicator counted as one line).
 
 use super::error::FeedError;
 use super::feeds::{
@@ -56,11 +58,20 @@ pub enum ImportFormat {
     /// Suricata / Snort rules: the `content` of a rule's DNS-query, TLS-SNI, HTTP-host or
     /// certificate-subject (CN) buffer, one entry per name, noted with the rule's sid and msg.
     Suricata,
+    /// MISP event (JSON): domain, hostname, ip-dst, ip-dst|port, x509 fingerprint and JA3
+    /// attributes, each to its own feed file. Attributes `feed export --as misp` wrote give
+    /// back their rows unchanged; others take the event's organisation and dates.
+    Misp,
+    /// STIX 2.1 bundle (JSON): indicators whose pattern compares domain names, addresses, a
+    /// server address and port, or certificate hashes. Indicators `feed export --as stix`
+    /// wrote give back their rows unchanged; others take their creator's name and
+    /// `valid_from`.
+    Stix,
 }
 
 impl ImportFormat {
     /// Every format, in the order the help text lists them.
-    pub const ALL: [ImportFormat; 10] = [
+    pub const ALL: [ImportFormat; 12] = [
         Self::Hosts,
         Self::Domains,
         Self::Adblock,
@@ -71,6 +82,8 @@ impl ImportFormat {
         Self::Maltrail,
         Self::Sigma,
         Self::Suricata,
+        Self::Misp,
+        Self::Stix,
     ];
 
     /// The name on the command line.
@@ -86,6 +99,8 @@ impl ImportFormat {
             Self::Maltrail => "maltrail",
             Self::Sigma => "sigma",
             Self::Suricata => "suricata",
+            Self::Misp => "misp",
+            Self::Stix => "stix",
         }
     }
 
@@ -98,7 +113,9 @@ impl ImportFormat {
             | Self::Csv
             | Self::Maltrail
             | Self::Sigma
-            | Self::Suricata => FeedFile::PoolDomains,
+            | Self::Suricata
+            | Self::Misp
+            | Self::Stix => FeedFile::PoolDomains,
             Self::SslblSha1 => FeedFile::PoolCerts,
             Self::SslblJa3 => FeedFile::MinerFingerprints,
             Self::Ips => FeedFile::PoolEndpoints,
@@ -121,6 +138,8 @@ impl ImportFormat {
             Self::Maltrail | Self::Sigma => &[FeedFile::PoolDomains, FeedFile::PoolEndpoints],
             // Browser-mining rules go to the browser file even with the pool-domain target.
             Self::Suricata => &[FeedFile::PoolDomains, FeedFile::BrowserDomains],
+            // Every value goes to the file of its type; there is nothing to choose.
+            Self::Misp | Self::Stix => &[FeedFile::PoolDomains],
         }
     }
 }
@@ -147,6 +166,8 @@ impl FromStr for ImportFormat {
                 "trails" | "maltrail-trails" => Some(Self::Maltrail),
                 "sigma-rule" | "sigma-rules" => Some(Self::Sigma),
                 "et" | "et-open" | "snort" | "rules" => Some(Self::Suricata),
+                "misp-json" | "misp-event" => Some(Self::Misp),
+                "stix2" | "stix-2.1" | "stix21" => Some(Self::Stix),
                 _ => None,
             })
             .ok_or_else(|| {
@@ -373,6 +394,8 @@ pub fn import_str(
         ImportFormat::Maltrail => maltrail(text, &ctx, &mut sink),
         ImportFormat::Sigma => sigma(text, &ctx, &mut sink),
         ImportFormat::Suricata => suricata(text, &ctx, &mut sink),
+        ImportFormat::Misp => exchange::misp(name, text, &ctx, &mut sink)?,
+        ImportFormat::Stix => exchange::stix(name, text, &ctx, &mut sink)?,
     }
     Ok(sink.out)
 }
@@ -1588,3 +1611,5 @@ pub fn merge_into_dir(dir: &Path, entries: &[FeedEntry]) -> Result<MergeReport, 
 
 #[cfg(test)]
 mod tests;
+
+mod exchange;

@@ -6,10 +6,13 @@
 //! CSVs, IP lists, mapped CSVs) into feed entries and merges them into a feeds directory;
 //! [`matcher`] indexes a feed for exact lookups and reports, per flow, every [`Match`] with its
 //! source, date and strength, the allowlist winning over every list; [`age`] weighs a pool
-//! row by the distance between its date and the flow's.
+//! row by the distance between its date and the flow's; [`mod@export`] writes the feeds as
+//! Suricata rules, a Zeek Intel file, a MISP event or a STIX 2.1 bundle, which `import` reads
+//! back.
 
 pub mod age;
 pub mod error;
+pub mod export;
 pub mod feeds;
 pub mod import;
 pub mod learn;
@@ -17,6 +20,7 @@ pub mod matcher;
 pub mod value;
 
 pub use error::FeedError;
+pub use export::{export, ExportFormat, ExportOptions, ExportReport, Exported, IndicatorClass};
 pub use feeds::{FeedEntry, FeedFile, PoolFeed, Provenance};
 pub use import::{
     import, import_str, merge_into_dir, ImportFormat, ImportOptions, ImportReport, Imported,

@@ -1059,3 +1059,205 @@ fn kind_and_note_options_reach_every_pool_row() {
         ]
     );
 }
+
+// ---------------------------------------------------------------- MISP and STIX from elsewhere
+
+/// A MISP event as another organisation's MISP exports it (hand-written after MISP's JSON
+/// format): attributes with and without dates, one inside an object, one of a type poolscope
+/// does not keep.
+const THIRD_PARTY_MISP: &str = r#"{"Event": {
+  "info": "Mining pools seen by CIRCL", "date": "2025-02-03",
+  "Orgc": {"name": "CIRCL"},
+  "Attribute": [
+    {"type": "domain", "category": "Network activity", "value": "Pool.Example.COM",
+     "comment": "xmr pool\nsecond line"},
+    {"type": "ip-dst|port", "value": "192.0.2.1|3333",
+     "first_seen": "2024-12-01T10:00:00.000000+00:00"},
+    {"type": "x509-fingerprint-sha1", "value": "0123456789ABCDEF0123456789ABCDEF01234567"},
+    {"type": "ja3-fingerprint-md5", "value": "40adfd923eb82b89d8836ba37a19bca1",
+     "comment": "xmrig"},
+    {"type": "md5", "value": "d41d8cd98f00b204e9800998ecf8427e"}
+  ],
+  "Object": [{"name": "domain-ip", "Attribute": [
+    {"type": "hostname", "value": "eu.pool.example.net"}]}]
+}}"#;
+
+#[test]
+fn misp_event_from_elsewhere_takes_its_provenance_from_the_event() {
+    let got = import_str(
+        ImportFormat::Misp,
+        "circl.json",
+        THIRD_PARTY_MISP,
+        &opts("fallback", "2000-01-01"),
+    )
+    .unwrap();
+    let r = &got.report;
+    assert_eq!((r.lines, r.accepted, r.skipped), (6, 5, 1), "{r}");
+    assert!(
+        r.skipped_by_reason.keys().any(|k| k.contains("\"md5\"")),
+        "{r}"
+    );
+    let mut domains = Vec::new();
+    for e in &got.entries {
+        assert_eq!(e.provenance().source, "CIRCL", "{e:?}");
+        match e {
+            FeedEntry::PoolDomain(d) => {
+                assert_eq!(d.kind, DomainKind::Pool);
+                assert_eq!(d.provenance.date, "2025-02-03");
+                domains.push((d.domain.clone(), d.note.clone()));
+            }
+            FeedEntry::Endpoint(p) => {
+                assert_eq!(p.display_value(), "192.0.2.1:3333");
+                assert_eq!(p.provenance.date, "2024-12-01");
+            }
+            FeedEntry::Cert(c) => {
+                assert_eq!(
+                    c.sha1.as_deref(),
+                    Some("0123456789abcdef0123456789abcdef01234567")
+                );
+                assert_eq!(c.first_seen, "2025-02-03");
+            }
+            FeedEntry::Fingerprint(f) => {
+                assert_eq!(f.value, "40adfd923eb82b89d8836ba37a19bca1");
+                assert_eq!(f.client, "xmrig");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        domains,
+        vec![
+            ("pool.example.com".to_string(), "xmr pool".to_string()),
+            ("eu.pool.example.net".to_string(), String::new()),
+        ]
+    );
+    // Without an organisation, the import's source stands in.
+    let bare = THIRD_PARTY_MISP.replace("\"Orgc\": {\"name\": \"CIRCL\"},", "");
+    let got = import_str(
+        ImportFormat::Misp,
+        "x.json",
+        &bare,
+        &opts("fallback", "2000-01-01"),
+    )
+    .unwrap();
+    assert!(got
+        .entries
+        .iter()
+        .all(|e| e.provenance().source == "fallback"));
+}
+
+/// A STIX 2.1 bundle as another producer writes it (hand-written after the STIX 2.1 spec).
+const THIRD_PARTY_STIX: &str = r#"{"type": "bundle", "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d",
+ "objects": [
+  {"type": "identity", "spec_version": "2.1", "id": "identity--023d105b-752e-4e3c-941c-7d3f3cb15e9e",
+   "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z",
+   "name": "ACME CERT", "identity_class": "organization"},
+  {"type": "indicator", "spec_version": "2.1", "id": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+   "created_by_ref": "identity--023d105b-752e-4e3c-941c-7d3f3cb15e9e",
+   "created": "2024-03-04T12:00:00.000Z", "modified": "2024-03-04T12:00:00.000Z",
+   "name": "Monero pool", "pattern_type": "stix", "valid_from": "2024-03-04T12:00:00Z",
+   "pattern": "[domain-name:value = 'pool.example.com' OR domain-name:value='xmr.example.net']"},
+  {"type": "indicator", "spec_version": "2.1", "id": "indicator--c6a5c5b5-1111-4a4a-9b9b-222233334444",
+   "created": "2023-05-06T00:00:00.000Z", "modified": "2023-05-06T00:00:00.000Z",
+   "pattern_type": "stix", "valid_from": "2023-05-06T00:00:00Z",
+   "pattern": "[network-traffic:dst_ref.type = 'ipv4-addr' AND network-traffic:dst_ref.value = '198.51.100.7' AND network-traffic:dst_port = 14444]"},
+  {"type": "indicator", "spec_version": "2.1", "id": "indicator--0a0a0a0a-2222-4b4b-8c8c-555566667777",
+   "created_by_ref": "identity--023d105b-752e-4e3c-941c-7d3f3cb15e9e",
+   "created": "2024-03-04T12:00:00.000Z", "modified": "2024-03-04T12:00:00.000Z",
+   "pattern_type": "stix", "valid_from": "2024-03-04T12:00:00Z",
+   "pattern": "[x509-certificate:hashes.'SHA-256' = 'AABBCCDDEEFF00112233445566778899AABBCCDDEEFF00112233445566778899']"},
+  {"type": "indicator", "spec_version": "2.1", "id": "indicator--0b0b0b0b-2222-4b4b-8c8c-555566667777",
+   "created": "2024-03-04T12:00:00.000Z", "modified": "2024-03-04T12:00:00.000Z",
+   "pattern_type": "stix", "valid_from": "2024-03-04T12:00:00Z",
+   "pattern": "[file:hashes.MD5 = 'd41d8cd98f00b204e9800998ecf8427e']"},
+  {"type": "indicator", "spec_version": "2.1", "id": "indicator--0c0c0c0c-2222-4b4b-8c8c-555566667777",
+   "created": "2024-03-04T12:00:00.000Z", "modified": "2024-03-04T12:00:00.000Z",
+   "pattern_type": "yara", "valid_from": "2024-03-04T12:00:00Z", "pattern": "rule x { condition: true }"},
+  {"type": "relationship", "spec_version": "2.1", "id": "relationship--0d0d0d0d-2222-4b4b-8c8c-555566667777",
+   "created": "2024-03-04T12:00:00.000Z", "modified": "2024-03-04T12:00:00.000Z",
+   "relationship_type": "indicates",
+   "source_ref": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+   "target_ref": "identity--023d105b-752e-4e3c-941c-7d3f3cb15e9e"}
+ ]}"#;
+
+#[test]
+fn stix_bundle_from_elsewhere_takes_creator_and_valid_from() {
+    let mut o = opts("fallback", "2000-01-01");
+    o.domain_kind = DomainKind::CryptoRelated;
+    let got = import_str(ImportFormat::Stix, "acme.json", THIRD_PARTY_STIX, &o).unwrap();
+    let r = &got.report;
+    assert_eq!(
+        (r.lines, r.comments, r.accepted, r.skipped),
+        (7, 2, 4, 2),
+        "{r}"
+    );
+    let summary: Vec<String> = got
+        .entries
+        .iter()
+        .map(|e| {
+            let p = e.provenance();
+            let v = match e {
+                FeedEntry::PoolDomain(d) => format!("{} {} {}", d.domain, d.kind, d.note),
+                FeedEntry::Endpoint(x) => format!("{} {}", x.display_value(), x.kind),
+                FeedEntry::Cert(c) => c.sha256.clone().unwrap_or_default(),
+                other => format!("{other:?}"),
+            };
+            format!("{v} | {} {}", p.source, p.date)
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            "pool.example.com crypto-related Monero pool | ACME CERT 2024-03-04",
+            "xmr.example.net crypto-related Monero pool | ACME CERT 2024-03-04",
+            "198.51.100.7:14444 crypto-related | fallback 2023-05-06",
+            "aabbccddeeff00112233445566778899aabbccddeeff00112233445566778899 | ACME CERT 2024-03-04",
+        ]
+    );
+}
+
+#[test]
+fn stix_patterns_read_as_values() {
+    use super::exchange::{stix_pattern, PatternValue};
+    assert_eq!(
+        stix_pattern("[ipv6-addr:value = '2001:db8::/32']").unwrap(),
+        vec![PatternValue::Addr("2001:db8::/32".into(), String::new())]
+    );
+    assert_eq!(
+        stix_pattern("[domain-name:value = 'it\\'s.example']").unwrap(),
+        vec![PatternValue::Domain("it's.example".into())]
+    );
+    assert_eq!(
+        stix_pattern(
+            "[x509-certificate:hashes.'SHA-1' = 'AB' OR x509-certificate:hashes.'SHA-256' = 'CD']"
+        )
+        .unwrap(),
+        vec![PatternValue::Cert {
+            sha1: "ab".into(),
+            sha256: "cd".into()
+        }]
+    );
+    for bad in [
+        "[domain-name:value != 'a.example']",
+        "[domain-name:value = 'unterminated]",
+        "[network-traffic:dst_port = 3333]",
+        "[url:value = 'http://a.example/']",
+        "",
+    ] {
+        assert!(stix_pattern(bad).is_err(), "accepted {bad:?}");
+    }
+}
+
+#[test]
+fn misp_and_stix_refuse_text_that_is_not_json() {
+    for format in [ImportFormat::Misp, ImportFormat::Stix] {
+        let err = import_str(
+            format,
+            "bad.json",
+            "{\n\"Event\": [",
+            &opts("s", "2024-01-01"),
+        )
+        .unwrap_err();
+        assert!(matches!(err, FeedError::Line { line: 2, .. }), "{err:?}");
+    }
+}
