@@ -18,16 +18,7 @@ fn run_extract(paths: &[&Path]) -> (i32, Vec<Value>, String) {
     let mut args = vec!["extract".to_string(), "--quiet".to_string()];
     args.extend(paths.iter().map(|p| p.display().to_string()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = poolscope(&args);
-    let recs = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("NDJSON"))
-        .collect();
-    (
-        out.status.code().unwrap_or(-1),
-        recs,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::run_ndjson(&args)
 }
 
 #[test]

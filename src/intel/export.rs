@@ -674,14 +674,9 @@ fn suricata(indicators: &[Indicator], report: &mut ExportReport) -> String {
                 report.skip("certificates without SHA-1 (Suricata matches the SHA-1)");
             }
             Ioc::Fingerprint(kind, v) => {
-                let buffer = match kind {
-                    FingerprintKind::Ja3 => "ja3.hash",
-                    FingerprintKind::Ja3s => "ja3s.hash",
-                    FingerprintKind::Ja4 => "ja4.hash",
-                    FingerprintKind::Ja4s => {
-                        report.skip("JA4S fingerprints (no Suricata keyword)");
-                        continue;
-                    }
+                let Some(buffer) = fingerprint_buffer(*kind) else {
+                    report.skip("JA4S fingerprints (no Suricata keyword)");
+                    continue;
                 };
                 draft(
                     format!("{buffer}:{v}"),
@@ -979,14 +974,9 @@ fn stix(indicators: &[Indicator], opts: &ExportOptions, report: &mut ExportRepor
             }
             // STIX observables have no TLS fingerprint: the Suricata rule is the pattern.
             Ioc::Fingerprint(kind, v) => {
-                let buffer = match kind {
-                    FingerprintKind::Ja3 => "ja3.hash",
-                    FingerprintKind::Ja3s => "ja3s.hash",
-                    FingerprintKind::Ja4 => "ja4.hash",
-                    FingerprintKind::Ja4s => {
-                        report.skip("JA4S fingerprints (no STIX or Suricata pattern)");
-                        continue;
-                    }
+                let Some(buffer) = fingerprint_buffer(*kind) else {
+                    report.skip("JA4S fingerprints (no STIX or Suricata pattern)");
+                    continue;
                 };
                 let sid = assign_sids([format!("{buffer}:{v}").as_str()])
                     .into_values()
@@ -1051,6 +1041,17 @@ fn stix(indicators: &[Indicator], opts: &ExportOptions, report: &mut ExportRepor
     let mut text = serde_json::to_string_pretty(&bundle).unwrap_or_default();
     text.push('\n');
     text
+}
+
+/// The Suricata sticky buffer that matches a fingerprint kind (None for JA4S, which Suricata
+/// does not compute).
+fn fingerprint_buffer(kind: FingerprintKind) -> Option<&'static str> {
+    match kind {
+        FingerprintKind::Ja3 => Some("ja3.hash"),
+        FingerprintKind::Ja3s => Some("ja3s.hash"),
+        FingerprintKind::Ja4 => Some("ja4.hash"),
+        FingerprintKind::Ja4s => None,
+    }
 }
 
 #[cfg(test)]

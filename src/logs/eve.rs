@@ -216,6 +216,14 @@ pub(crate) fn read_run(
                 return Ok(());
             };
             *summary.eve_events.entry(kind.clone()).or_insert(0) += 1;
+            // The event's two ends, or None (the line named as bad when they do not parse).
+            let flow_of = |summary: &mut LogSummary| match endpoints(&o, &capture, summary) {
+                Ok(f) => f,
+                Err(why) => {
+                    summary.bad_line(&label, n, why);
+                    None
+                }
+            };
             match kind.as_str() {
                 "dns" => {
                     if let Some(Value::Object(d)) = o.get("dns") {
@@ -224,13 +232,8 @@ pub(crate) fn read_run(
                     Ok(())
                 }
                 "tls" => {
-                    let mut f = match endpoints(&o, &capture, summary) {
-                        Ok(Some(f)) => f,
-                        Ok(None) => return Ok(()),
-                        Err(why) => {
-                            summary.bad_line(&label, n, why);
-                            return Ok(());
-                        }
+                    let Some(mut f) = flow_of(summary) else {
+                        return Ok(());
                     };
                     if let Some(Value::Object(t)) = o.get("tls") {
                         f.tls = tls_info(t);
@@ -245,13 +248,8 @@ pub(crate) fn read_run(
                     Ok(())
                 }
                 "flow" => {
-                    let mut f = match endpoints(&o, &capture, summary) {
-                        Ok(Some(f)) => f,
-                        Ok(None) => return Ok(()),
-                        Err(why) => {
-                            summary.bad_line(&label, n, why);
-                            return Ok(());
-                        }
+                    let Some(mut f) = flow_of(summary) else {
+                        return Ok(());
                     };
                     let Some(Value::Object(fl)) = o.get("flow") else {
                         summary.bad_line(&label, n, "flow event without a flow object");

@@ -504,16 +504,7 @@ fn parse_iso(s: &str) -> Option<f64> {
 /// An ISO 8601 UTC text (`2019-01-02T03:04:05Z`) of epoch seconds, as the record writes
 /// certificate dates.
 pub(crate) fn iso_utc(secs: f64) -> Option<String> {
-    let t = time::OffsetDateTime::from_unix_timestamp(secs.floor() as i64).ok()?;
-    Some(format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    ))
+    crate::fingerprint::cert::iso8601_utc(secs.floor() as i64)
 }
 
 /// The record's TLS version (`1.2`, `1.3`, `ssl3`) of a log's version text (Zeek `TLSv12`,

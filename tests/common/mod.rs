@@ -52,7 +52,12 @@ pub fn poolscope(args: &[&str]) -> Output {
 pub fn score(args: &[&str]) -> (i32, Vec<Value>, String) {
     let mut full = vec!["score", "-q"];
     full.extend_from_slice(args);
-    let out = poolscope(&full);
+    run_ndjson(&full)
+}
+
+/// Runs poolscope with arguments that write NDJSON to stdout: exit code, records, stderr.
+pub fn run_ndjson(args: &[&str]) -> (i32, Vec<Value>, String) {
+    let out = poolscope(args);
     let recs = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).expect("NDJSON"))
