@@ -205,7 +205,7 @@ pub(super) fn run(args: ExtractArgs) -> Result<i32, CliError> {
         writer.finish()?;
         r
     };
-    if !args.flows.quiet {
+    if !args.flows.quiet && outcome.has_capture_summary() {
         eprint!("{}", render_summary(&outcome.summary));
     }
     Ok(outcome.exit_code())

@@ -195,7 +195,7 @@ pub(super) fn run(args: ReportArgs) -> Result<i32, CliError> {
             }
             Ok(())
         })?;
-        if !args.flows.quiet {
+        if !args.flows.quiet && outcome.has_capture_summary() {
             eprint!("{}", render_summary(&outcome.summary));
         }
         code = outcome.exit_code();

@@ -298,7 +298,9 @@ pub(super) fn run(args: ScoreArgs) -> Result<i32, CliError> {
         super::report::write_page(path, page.finish(run_info))?;
     }
     if !args.flows.quiet {
-        eprint!("{}", render_summary(&outcome.summary));
+        if outcome.has_capture_summary() {
+            eprint!("{}", render_summary(&outcome.summary));
+        }
         eprint!("{}", render_report(&report));
         if let Some(log) = &alerts {
             eprintln!(

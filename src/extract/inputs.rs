@@ -190,6 +190,12 @@ pub struct RunOutcome {
 }
 
 impl RunOutcome {
+    /// True when the packet-capture summary has something to say: a capture was read, or
+    /// neither logs nor flow exports were (so that a run that read nothing says so).
+    pub fn has_capture_summary(&self) -> bool {
+        self.summary.files > 0 || (self.logs.is_none() && self.exports.is_none())
+    }
+
     /// The process exit code: 0 when every input was read (truncation is a warning), 1 when
     /// one was damaged inside, 2 when one could not be read.
     pub fn exit_code(&self) -> i32 {
