@@ -79,6 +79,16 @@ pub enum FeedCommand {
         /// The file to write (replaced whole). Default: standard output.
         #[arg(short = 'o', long, value_name = "FILE")]
         output: Option<PathBuf>,
+        /// Suricata and Zeek: leave out name and address rows older than the age limits on
+        /// this day (YYYY-MM-DD). Default: the day of the feed's newest row.
+        #[arg(long, value_name = "DATE")]
+        at: Option<String>,
+        /// Suricata and Zeek: make detections of stale rows too.
+        #[arg(long)]
+        include_stale: bool,
+        /// How old a row may be and still become a detection.
+        #[command(flatten)]
+        age: super::score::AgeArgs,
     },
     /// Count entries per file, source, kind and year.
     Stats,
@@ -299,9 +309,15 @@ pub(super) fn run(args: FeedArgs) -> Result<i32, CliError> {
             format,
             kind,
             output,
+            at,
+            include_stale,
+            age,
         } => {
             let format: crate::intel::ExportFormat = format.parse()?;
-            let opts = crate::intel::ExportOptions::parse_kinds(&kind)?;
+            let mut opts = crate::intel::ExportOptions::parse_kinds(&kind)?;
+            opts.age = age.policy()?;
+            opts.at = at.as_deref().map(parse_day).transpose()?;
+            opts.include_stale = include_stale;
             let feed = PoolFeed::load_located(&located)?;
             let exported = crate::intel::export(&feed, format, &opts)?;
             match output.filter(|p| p.as_os_str() != "-") {
@@ -331,17 +347,7 @@ pub(super) fn run(args: FeedArgs) -> Result<i32, CliError> {
             Ok(0)
         }
         FeedCommand::Check { value, at, age } => {
-            let at = match at {
-                None => None,
-                Some(d) => Some(
-                    crate::intel::value::parse_date(&d)
-                        .ok()
-                        .and_then(|d| crate::intel::age::row_time(&d))
-                        .ok_or_else(|| {
-                            CliError::Usage(format!("--at {d:?}: give a date, YYYY-MM-DD"))
-                        })?,
-                ),
-            };
+            let at = at.as_deref().map(parse_day).transpose()?;
             let feed = PoolFeed::load_located(&located)?;
             let hits = Matcher::new(&feed)
                 .with_policy(age.policy()?)
@@ -579,6 +585,14 @@ fn refresh_summary(
 }
 
 /// One outcome in words: the connection, the handshake, each Stratum request.
+/// An `--at` day (YYYY-MM-DD) in Unix seconds.
+fn parse_day(d: &str) -> Result<f64, CliError> {
+    crate::intel::value::parse_date(d)
+        .ok()
+        .and_then(|d| crate::intel::age::row_time(&d))
+        .ok_or_else(|| CliError::Usage(format!("--at {d:?}: give a date, YYYY-MM-DD")))
+}
+
 fn describe(o: &ProbeOutcome) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();

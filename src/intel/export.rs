@@ -14,6 +14,7 @@
 //! skipped, as are values a format has no way to express (SHA-256-only certificates in
 //! Suricata and Zeek, fingerprints in Zeek); the [`ExportReport`] counts them.
 
+use super::age::{row_time, staleness, AgePolicy};
 use super::error::FeedError;
 use super::feeds::{parse_row, DomainKind, EndpointAddr, FeedEntry, FeedFile, PoolFeed};
 use super::value::{FingerprintKind, IpNet};
@@ -154,17 +155,29 @@ impl IndicatorClass {
 }
 
 /// Which rows an export takes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ExportOptions {
     /// The classes exported. Default: pool only, the rows that are evidence of mining; hints
     /// are exported on request, since a detection built on them alerts on benign traffic.
     pub classes: BTreeSet<IndicatorClass>,
+    /// How old a name or address row may be and still become a detection (Suricata rules,
+    /// Zeek Intel), as `score` weighs rows: an address a list named years ago has long since
+    /// changed hands. MISP and STIX carry every row with its dates, for the receiver to weigh.
+    pub age: AgePolicy,
+    /// The day the ages are measured to, in Unix seconds. None: the newest row of the feed,
+    /// so that the same feed always gives the same rules.
+    pub at: Option<f64>,
+    /// Detections of stale rows too.
+    pub include_stale: bool,
 }
 
 impl Default for ExportOptions {
     fn default() -> Self {
         ExportOptions {
             classes: BTreeSet::from([IndicatorClass::Pool]),
+            age: AgePolicy::default(),
+            at: None,
+            include_stale: false,
         }
     }
 }
@@ -192,7 +205,10 @@ impl ExportOptions {
         if classes.is_empty() {
             return Err(FeedError::Usage("--kind names no kind".into()));
         }
-        Ok(ExportOptions { classes })
+        Ok(ExportOptions {
+            classes,
+            ..ExportOptions::default()
+        })
     }
 }
 
@@ -308,7 +324,10 @@ pub fn export(
     opts: &ExportOptions,
 ) -> Result<Exported, FeedError> {
     let mut report = ExportReport::default();
-    let indicators = collect(feed, opts, &mut report);
+    let mut indicators = collect(feed, opts, &mut report);
+    if matches!(format, ExportFormat::Suricata | ExportFormat::ZeekIntel) && !opts.include_stale {
+        indicators = drop_stale(indicators, feed, opts, &mut report);
+    }
     let text = match format {
         ExportFormat::Suricata => suricata(&indicators, &mut report),
         ExportFormat::ZeekIntel => zeek(&indicators, &mut report),
@@ -316,6 +335,43 @@ pub fn export(
         ExportFormat::Stix => stix(&indicators, opts, &mut report),
     };
     Ok(Exported { text, report })
+}
+
+/// Keeps the rows of each indicator that `opts.age` still counts as proof on the reference
+/// day, and the indicators left with any; the rest are counted as skipped.
+fn drop_stale(
+    indicators: Vec<Indicator>,
+    feed: &PoolFeed,
+    opts: &ExportOptions,
+    report: &mut ExportReport,
+) -> Vec<Indicator> {
+    let at = opts.at.or_else(|| {
+        feed.entries()
+            .filter_map(|e| row_time(&e.provenance().date))
+            .reduce(f64::max)
+    });
+    let Some(at) = at else {
+        return indicators;
+    };
+    let limit = |row: &FeedEntry| match row {
+        FeedEntry::PoolDomain(_) | FeedEntry::BrowserDomain(_) => Some(opts.age.domain_years),
+        FeedEntry::Endpoint(_) => Some(opts.age.address_years),
+        _ => None,
+    };
+    let mut kept = Vec::with_capacity(indicators.len());
+    for mut ind in indicators {
+        ind.rows.retain(|row| {
+            limit(row).is_none_or(|years| staleness(&row.provenance().date, at, years).is_none())
+        });
+        if ind.rows.is_empty() {
+            report.skip(
+                "indicators whose rows are older than the age policy (--include-stale keeps them)",
+            );
+        } else {
+            kept.push(ind);
+        }
+    }
+    kept
 }
 
 /// Groups the selected rows by indicator, in canonical order.

@@ -257,3 +257,47 @@ fn stix_patterns_and_ids() {
     assert_eq!(domain["modified"], "2025-01-01T00:00:00.000Z");
     assert_eq!(stix_str("it's \\ odd"), "'it\\'s \\\\ odd'");
 }
+
+/// Detections follow the age policy of `score`: measured to the feed's newest row
+/// (2026-01-03, a maltrail-malware row) the fixture's addresses of 2024-05-06 and 2024-06-01
+/// are 1.7 and 1.6 years old, within the two years an address stays proof; measured to
+/// 2026-12-06 they are 2.6 and 2.5 years old and left out, while the names (ten years) stay.
+/// MISP and STIX keep every row with its dates.
+#[test]
+fn detections_leave_out_rows_older_than_the_age_policy() {
+    let feed = fixture();
+    let text = |opts: &ExportOptions, format| export(&feed, format, opts).unwrap().text;
+    let newest = ExportOptions::default();
+    let rules = text(&newest, ExportFormat::Suricata);
+    assert!(rules.contains("-> 192.0.2.10 3333"), "{rules}");
+    assert!(rules.contains("-> 2001:db8::7 443"), "{rules}");
+    assert!(rules.contains("-> 198.51.100.0/24 any"), "{rules}");
+
+    let later = ExportOptions {
+        at: crate::intel::age::row_time("2026-12-06"),
+        ..ExportOptions::default()
+    };
+    let rules = text(&later, ExportFormat::Suricata);
+    assert!(!rules.contains("192.0.2.10"), "{rules}");
+    assert!(!rules.contains("2001:db8::7"), "{rules}");
+    assert!(!rules.contains("198.51.100.0/24"), "{rules}");
+    assert!(rules.contains("content:\".pool.example.com\""), "{rules}");
+    let intel = text(&later, ExportFormat::ZeekIntel);
+    assert!(!intel.contains("192.0.2.10"), "{intel}");
+    assert!(intel.contains("pool.example.com\tIntel::DOMAIN"), "{intel}");
+    let skipped = export(&feed, ExportFormat::Suricata, &later)
+        .unwrap()
+        .report;
+    assert!(
+        format!("{skipped:?}").contains("older than the age policy"),
+        "{skipped:?}"
+    );
+
+    let stale_too = ExportOptions {
+        include_stale: true,
+        ..later.clone()
+    };
+    assert!(text(&stale_too, ExportFormat::Suricata).contains("192.0.2.10"));
+    assert!(text(&later, ExportFormat::Misp).contains("192.0.2.10"));
+    assert!(text(&later, ExportFormat::Stix).contains("192.0.2.10"));
+}
