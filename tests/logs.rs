@@ -420,15 +420,7 @@ fn scored_logs_match_the_golden_file() {
         now.push_str(&serde_json::to_string(&v).unwrap());
         now.push('\n');
     }
-    let golden = data("golden/logs-zeek-eve-hand.ndjson");
-    if std::env::var_os("POOLSCOPE_BLESS").is_some() {
-        std::fs::write(&golden, &now).unwrap();
-        return;
-    }
-    let before = std::fs::read_to_string(&golden)
-        .unwrap_or_else(|e| panic!("{}: {e} (run with POOLSCOPE_BLESS=1)", golden.display()));
-    let (line, a, b) = first_difference(&before, &now);
-    assert!(before == now, "line {line}\n  golden: {a}\n  now:    {b}");
+    check_golden(&data("golden/logs-zeek-eve-hand.ndjson"), &now);
 }
 
 /// The feeds see what the logs say: an SNI with no flow time (a `tls` event whose flow never

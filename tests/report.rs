@@ -298,18 +298,7 @@ fn report_data_matches_the_golden_file() {
     let now = serde_json::to_string_pretty(&page_data(&std::fs::read_to_string(&page).unwrap()))
         .unwrap()
         + "\n";
-    let golden = data("golden/report-mining.pcapng.json");
-    if std::env::var_os("POOLSCOPE_BLESS").is_some() {
-        std::fs::write(&golden, &now).unwrap();
-        return;
-    }
-    let before = std::fs::read_to_string(&golden)
-        .unwrap_or_else(|e| panic!("{}: {e} (run with POOLSCOPE_BLESS=1)", golden.display()));
-    let (line, a, b) = first_difference(&before, &now);
-    assert!(
-        before == now,
-        "report data changed at line {line}\n  golden: {a}\n  now:    {b}"
-    );
+    check_golden(&data("golden/report-mining.pcapng.json"), &now);
 }
 
 /// `score`'s outputs read back (NDJSON, CSV, Parquet) give the page the same flows as the

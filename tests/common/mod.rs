@@ -40,6 +40,23 @@ pub fn first_difference<'a>(a: &'a str, b: &'a str) -> (usize, &'a str, &'a str)
         })
 }
 
+/// Compares `now` with the golden file (`POOLSCOPE_BLESS=1` rewrites it instead), failing
+/// with the first line that differs.
+pub fn check_golden(golden: &Path, now: &str) {
+    if std::env::var_os("POOLSCOPE_BLESS").is_some() {
+        std::fs::write(golden, now).unwrap();
+        return;
+    }
+    let before = std::fs::read_to_string(golden)
+        .unwrap_or_else(|e| panic!("{}: {e} (run with POOLSCOPE_BLESS=1)", golden.display()));
+    let (line, a, b) = first_difference(&before, now);
+    assert!(
+        before == now,
+        "{} changed at line {line}\n  golden: {a}\n  now:    {b}",
+        golden.display()
+    );
+}
+
 /// Runs `poolscope` with arguments.
 pub fn poolscope(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_poolscope"))
